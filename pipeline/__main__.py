@@ -1,0 +1,87 @@
+"""Command line: `python -m pipeline predict ...` and `python -m pipeline models`."""
+
+import sys
+
+from pipeline import config
+from pipeline.cli import ArgumentParser, run
+from pipeline.errors import DataError
+from pipeline.registry import Registry
+
+
+def build_parser() -> ArgumentParser:
+    """The parser with the `predict` and `models` subcommands."""
+    parser = ArgumentParser(prog="python -m pipeline", description="Use trained sentiment models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser("predict", help="score texts or a CSV file")
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score")
+    predict.add_argument("--input", help="CSV file to score")
+    predict.add_argument("--output", help="where to write the scored CSV (with --input)")
+    predict.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
+    models = commands.add_parser("models", help="list the model versions")
+    for sub in (predict, models):
+        sub.add_argument(
+            "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
+        )
+    predict.add_argument("--version", help="model version (default: the active one)")
+    return parser
+
+
+def format_probabilities(probabilities: dict[str, float]) -> str:
+    """ "negative=0.912 neutral=0.061 positive=0.027"."""
+    return " ".join(f"{label}={p:.3f}" for label, p in probabilities.items())
+
+
+def predict_command(args) -> int:
+    """Score texts given as arguments, or a CSV file into another."""
+    if bool(args.input) != bool(args.output):
+        raise DataError("--input and --output go together: give both, or texts instead.")
+    if args.input and args.texts:
+        raise DataError("Give texts or --input, not both.")
+    if not args.input and not args.texts:
+        raise DataError("Nothing to score: give one or more texts, or --input and --output.")
+    from pipeline.predict import load_predictor, score_csv
+
+    predictor = load_predictor(args.models_dir, args.version)
+    if args.texts:
+        for text, result in zip(args.texts, predictor.predict(args.texts), strict=True):
+            print(f"{result['label']}\t{format_probabilities(result['probabilities'])}\t{text}")
+        return 0
+
+    def show(rows: int) -> None:
+        print(f"\rscored {rows:,} rows", end="", file=sys.stderr, flush=True)
+
+    rows = score_csv(predictor, args.input, args.output, args.text_column, on_progress=show)
+    print(f"\nwrote {rows:,} scored rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def models_command(args) -> int:
+    """List versions with their metrics; the active one is marked with *."""
+    registry = Registry(config.models_dir(args.models_dir))
+    rows = registry.list()
+    if not rows:
+        print(f"no models in {registry.root}")
+        return 0
+    print(f"  {'version':22} {'architecture':12} {'accuracy':>8} {'macro-F1':>8}  data")
+    for row in rows:
+        mark = "*" if row["active"] else " "
+        metrics = row.get("metrics", {})
+        accuracy, macro_f1 = (
+            metrics.get("accuracy", float("nan")),
+            metrics.get("macro_f1", float("nan")),
+        )
+        print(
+            f"{mark} {row['version']:22} {row.get('architecture', '?'):12} "
+            f"{accuracy:8.3f} {macro_f1:8.3f}  {row.get('data', {}).get('name', '?')}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a subcommand. Returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return {"predict": predict_command, "models": models_command}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

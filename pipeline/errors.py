@@ -1,0 +1,25 @@
+"""The project's exception types for errors a user can fix.
+
+Library code raises these with a message a person can act on; only the outermost layer
+(the CLIs and the app) turns them into an exit code or an on-screen error.
+"""
+
+
+class SentimentError(Exception):
+    """Base class for every error caused by input the user can correct."""
+
+
+class DataError(SentimentError):
+    """The data file is missing, unreadable or unsuitable for training or scoring."""
+
+
+class ParameterError(SentimentError):
+    """A hyperparameter is unknown or outside its allowed range."""
+
+
+class RegistryError(SentimentError):
+    """A model version is unknown, broken, or an operation on it is not allowed."""
+
+
+class TrainingCancelled(SentimentError):
+    """Training was stopped on request; nothing was saved."""

@@ -1,0 +1,44 @@
+"""Evaluation on held-out data with scikit-learn's metrics."""
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+
+def evaluate_predictions(y_true: list[str], probabilities: np.ndarray, labels: list[str]) -> dict:
+    """Score predicted probabilities against true labels.
+
+    Args:
+        y_true: the true label of each row.
+        probabilities: shape (n, len(labels)), columns in `labels` order.
+        labels: the model's label order.
+
+    Returns:
+        accuracy, macro_f1, per_class {label: precision, recall, f1, support} and the
+        confusion matrix (rows true, columns predicted, both in `labels` order).
+    """
+    y_pred = [labels[i] for i in np.asarray(probabilities).argmax(axis=1)]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "labels": list(labels),
+    }

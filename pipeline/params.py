@@ -1,0 +1,156 @@
+"""Hyperparameters: every name, default and allowed range, defined once.
+
+`train.py`'s options, the dashboard's retrain form and validation are all generated from
+`PARAM_SPECS`, so a range changed here changes everywhere.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import ParameterError
+
+# The default architecture and its settings measured best on validation (README, "Choosing
+# the default"); `lstm` reproduces the tutorial's network for comparison.
+DEFAULT_ARCHITECTURE = "fasttext"
+ARCHITECTURES = ("fasttext", "lstm")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One hyperparameter: its type, default, allowed range and a one-line description."""
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+
+    def describe_range(self) -> str:
+        """Say what values are allowed, e.g. "8 to 1024" or "one of fasttext, lstm"."""
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is int:
+            return f"{self.low:d} to {self.high:d}"
+        return f"{self.low:g} to {self.high:g}"
+
+    def validate(self, value: Any) -> Any:
+        """Convert `value` to this parameter's type and check its range.
+
+        Args:
+            value: a value from the CLI, the form or a metadata file.
+
+        Returns:
+            The value as `kind`.
+        """
+        try:
+            converted = _convert(self.kind, value)
+        except (TypeError, ValueError):
+            kind = self.kind.__name__
+            raise ParameterError(
+                f"{self.name} must be {kind} ({self.describe_range()}); got {value!r}."
+            ) from None
+        if self.choices and converted not in self.choices:
+            raise ParameterError(f"{self.name} must be {self.describe_range()}; got {value!r}.")
+        if self.low is not None and not self.low <= converted <= self.high:
+            raise ParameterError(f"{self.name} must be {self.describe_range()}; got {value!r}.")
+        return converted
+
+
+def _convert(kind: type, value: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, str) and value.strip().lower() in (
+            "true",
+            "1",
+            "yes",
+            "false",
+            "0",
+            "no",
+        ):
+            return value.strip().lower() in ("true", "1", "yes")
+        if isinstance(value, bool):
+            return value
+        raise ValueError(value)
+    if kind is int:
+        if isinstance(value, bool) or float(value) != int(float(value)):
+            raise ValueError(value)
+        return int(float(value))
+    if kind is float:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        number = float(value)
+        if number != number:  # NaN
+            raise ValueError(value)
+        return number
+    return kind(value)
+
+
+PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("architecture", str, DEFAULT_ARCHITECTURE, "network to train", choices=ARCHITECTURES),
+    ParamSpec("vocab_size", int, 20_000, "largest vocabulary kept by the vectorizer", 500, 100_000),
+    ParamSpec("sequence_length", int, 64, "tokens kept per text (longer texts are cut)", 8, 256),
+    ParamSpec("embedding_dim", int, 64, "size of each token's embedding", 8, 512),
+    ParamSpec("units", int, 64, "recurrent units (lstm); unused by fasttext", 8, 1024),
+    ParamSpec("dropout", float, 0.3, "dropout rate", 0.0, 0.8),
+    ParamSpec("epochs", int, 20, "most passes over the training data", 1, 100),
+    ParamSpec("batch_size", int, 64, "texts per training step", 8, 4096),
+    ParamSpec("learning_rate", float, 0.001, "Adam learning rate", 1e-5, 0.1),
+    ParamSpec("class_weighting", bool, False, "weight classes by inverse frequency"),
+    ParamSpec("patience", int, 2, "epochs without validation gain before stopping; 0 = off", 0, 20),
+    ParamSpec("seed", int, 42, "seed of the split, the weights and the shuffling", 0, 2**31 - 1),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in PARAM_SPECS}
+
+# Where an architecture's own defaults differ from the shared ones. `lstm` is the
+# tutorial's recipe: vocabulary 2,000, 28 tokens, embedding 128, LSTM 196, spatial
+# dropout 0.4, batch 512 for 10 epochs.
+ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "fasttext": {},
+    "lstm": {
+        "vocab_size": 2_000,
+        "sequence_length": 28,
+        "embedding_dim": 128,
+        "units": 196,
+        "dropout": 0.4,
+        "epochs": 10,
+        "batch_size": 512,
+    },
+}
+
+
+def default_params(architecture: str = DEFAULT_ARCHITECTURE) -> dict[str, Any]:
+    """The defaults for one architecture.
+
+    Args:
+        architecture: one of ARCHITECTURES.
+
+    Returns:
+        A dict with every hyperparameter.
+    """
+    architecture = SPECS_BY_NAME["architecture"].validate(architecture)
+    values = {spec.name: spec.default for spec in PARAM_SPECS}
+    values.update(ARCHITECTURE_DEFAULTS[architecture], architecture=architecture)
+    return values
+
+
+def resolve_params(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fill in defaults for the chosen architecture and validate every value.
+
+    Args:
+        overrides: the values the user set; None values count as unset.
+
+    Returns:
+        A complete, validated dict of hyperparameters.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(SPECS_BY_NAME))
+    if unknown:
+        raise ParameterError(
+            f"Unknown hyperparameter {', '.join(unknown)}. Known: {', '.join(SPECS_BY_NAME)}."
+        )
+    values = default_params(given.get("architecture", DEFAULT_ARCHITECTURE))
+    values.update(given)
+    return {name: SPECS_BY_NAME[name].validate(value) for name, value in values.items()}

@@ -1,0 +1,171 @@
+"""The predictor: a loaded model plus its label order, and batch scoring of CSV files."""
+
+import csv
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import config
+from pipeline.data import detect_encoding, require_columns
+from pipeline.errors import DataError
+from pipeline.registry import Registry
+
+BATCH_SIZE = 1024
+
+
+def _as_model_input(texts: Iterable[str]) -> np.ndarray:
+    # Text that is not valid UTF-8 (lone surrogates) is replaced, not allowed to crash.
+    return np.array([str(t).encode("utf-8", "replace") for t in texts], dtype=object)
+
+
+class Predictor:
+    """Class probabilities for raw texts from one loaded model version."""
+
+    def __init__(self, model, labels: list[str], metadata: dict | None = None):
+        from pipeline.backend import tf
+
+        self.model = model
+        self.labels: list[str] = list(labels)
+        self.metadata: dict = metadata or {}
+        self.version: str | None = self.metadata.get("version")
+        # One traced graph for every batch size; calling the model eagerly is far slower.
+        self._infer = tf.function(
+            lambda texts: model(texts, training=False),
+            input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string)],
+            reduce_retracing=True,
+        )
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """Probabilities of every class for each text.
+
+        Args:
+            texts: raw texts (any strings).
+
+        Returns:
+            An array of shape (n, len(labels)); each row sums to 1.
+        """
+        encoded = _as_model_input(texts)
+        if len(encoded) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        parts = [
+            self._infer(encoded[start : start + BATCH_SIZE]).numpy()
+            for start in range(0, len(encoded), BATCH_SIZE)
+        ]
+        return np.concatenate(parts)
+
+    def predict(self, texts: Iterable[str]) -> list[dict]:
+        """The label and every class's probability for each text.
+
+        Args:
+            texts: raw texts.
+
+        Returns:
+            One dict per text: {"label": str, "probabilities": {label: float}}.
+        """
+        probabilities = self.predict_proba(texts)
+        return [
+            {
+                "label": self.labels[int(row.argmax())],
+                "probabilities": {
+                    label: float(p) for label, p in zip(self.labels, row, strict=True)
+                },
+            }
+            for row in probabilities
+        ]
+
+
+def load_predictor(
+    models_dir: str | os.PathLike | None = None, version: str | None = None
+) -> Predictor:
+    """Load a model version from the registry.
+
+    Args:
+        models_dir: the models folder; default $SENTIMENT_MODELS_DIR or models/.
+        version: a version id; default the active version.
+
+    Returns:
+        A ready Predictor.
+    """
+    registry = Registry(config.models_dir(models_dir))
+    version = registry.resolve(version)
+    metadata = registry.metadata(version)
+    return Predictor(registry.load_model(version), metadata["labels"], metadata)
+
+
+def score_frame(predictor: Predictor, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+    """Add `predicted_label` and one `prob_<label>` column per class to a frame.
+
+    Args:
+        predictor: a loaded predictor.
+        frame: the input rows.
+        text_column: the column holding the texts.
+
+    Returns:
+        A copy of the frame with the prediction columns appended.
+    """
+    probabilities = predictor.predict_proba(frame[text_column].astype(str))
+    scored = frame.copy()
+    scored["predicted_label"] = [predictor.labels[i] for i in probabilities.argmax(axis=1)]
+    for i, label in enumerate(predictor.labels):
+        scored[f"prob_{label}"] = probabilities[:, i].round(6)
+    return scored
+
+
+def score_csv(
+    predictor: Predictor,
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    text_column: str = config.DEFAULT_TEXT_COLUMN,
+    chunk_rows: int = 10_000,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Score a CSV file chunk by chunk and write the result; nothing partial is left behind.
+
+    Args:
+        predictor: a loaded predictor.
+        input_path: the CSV to score.
+        output_path: where to write the input columns plus the prediction columns.
+        text_column: the column holding the texts.
+        chunk_rows: rows held in memory at once.
+        on_progress: called with the number of rows scored so far.
+
+    Returns:
+        The number of rows scored.
+    """
+    input_path = Path(input_path)
+    name = input_path.name
+    if not input_path.is_file():
+        raise DataError(f"Input file not found: {input_path}.")
+    encoding = detect_encoding(input_path, name)
+    output_path = Path(output_path)
+    temp = output_path.with_name(f".{output_path.name}.partial")
+    rows = 0
+    try:
+        reader = pd.read_csv(
+            input_path,
+            encoding=encoding,
+            dtype=str,
+            keep_default_na=False,
+            chunksize=chunk_rows,
+        )
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
+            for i, chunk in enumerate(reader):
+                if i == 0:
+                    require_columns(chunk, [text_column], name)
+                score_frame(predictor, chunk, text_column).to_csv(
+                    handle, header=i == 0, index=False, quoting=csv.QUOTE_MINIMAL
+                )
+                rows += len(chunk)
+                if on_progress:
+                    on_progress(rows)
+        if rows == 0:
+            raise DataError(f"{name} has no rows to score.")
+        os.replace(temp, output_path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{name} is not a readable CSV: {str(exc).strip()}") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+    return rows

@@ -1,0 +1,223 @@
+"""The model registry: versioned models with metadata, an active pointer, atomic saves.
+
+Layout of a models folder:
+
+    models/
+      ACTIVE                      # the active version id, replaced atomically
+      20261124-011500-3f2a/       # one folder per version
+        model.keras               # the end-to-end Keras model (raw strings in)
+        metadata.json             # hyperparameters, labels, data, metrics, versions
+
+A version is written to a hidden temporary folder and renamed into place, so a crash
+mid-save never leaves a half version visible. Changes take a file lock, so two trainings
+(from the app and train.py, say) never interleave their writes.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filelock import FileLock
+
+from pipeline.errors import RegistryError
+
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+ACTIVE_FILE = "ACTIVE"
+LOCK_FILE = ".registry.lock"
+TEMP_PREFIX = ".tmp-"
+STALE_TEMP_SECONDS = 6 * 3600
+
+
+def new_version_id() -> str:
+    """A sortable, unique version id: UTC time plus 4 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file_atomically(path: Path, text: str) -> None:
+    temp = path.with_name(f"{TEMP_PREFIX}{path.name}-{secrets.token_hex(4)}")
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    _fsync_dir(path.parent)
+
+
+def _created(folder: Path) -> str:
+    try:
+        return json.loads((folder / METADATA_FILE).read_text(encoding="utf-8")).get("created", "")
+    except (OSError, ValueError):
+        return ""
+
+
+class Registry:
+    """Versions of trained models in one folder."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def _lock(self) -> FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / LOCK_FILE), timeout=120)
+
+    def versions(self) -> list[str]:
+        """Every saved version id, newest first."""
+        if not self.root.is_dir():
+            return []
+        found = [
+            p
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / METADATA_FILE).is_file()
+        ]
+        # Creation time orders versions saved within the same second; the id breaks ties.
+        return [p.name for p in sorted(found, key=lambda p: (_created(p), p.name), reverse=True)]
+
+    def active_version(self) -> str | None:
+        """The active version id, or None when nothing is active yet."""
+        try:
+            version = (self.root / ACTIVE_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return version or None
+
+    def resolve(self, version: str | None = None) -> str:
+        """Check a version exists; None means the active one.
+
+        Args:
+            version: a version id, or None.
+
+        Returns:
+            An existing version id.
+        """
+        available = self.versions()
+        if not available:
+            raise RegistryError(
+                f"No model in {self.root}. Train one with: python train.py --data data/sample.csv"
+            )
+        if version is None:
+            version = self.active_version() or available[0]
+        if version not in available:
+            raise RegistryError(
+                f"Unknown model version {version!r} in {self.root}. "
+                f"Available: {', '.join(available)}."
+            )
+        return version
+
+    def path(self, version: str) -> Path:
+        """The folder of an existing version."""
+        return self.root / self.resolve(version)
+
+    def metadata(self, version: str | None = None) -> dict:
+        """The metadata of one version (the active one by default)."""
+        folder = self.path(version)
+        try:
+            return json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"Version {folder.name} has unreadable metadata: {exc}") from exc
+
+    def list(self) -> list[dict]:
+        """Metadata of every version, newest first, each with an `active` flag."""
+        active = self.active_version()
+        rows = []
+        for version in self.versions():
+            meta = self.metadata(version)
+            rows.append({**meta, "version": version, "active": version == active})
+        return rows
+
+    def load_model(self, version: str | None = None):
+        """Load a version's Keras model with safe_mode on (no arbitrary code runs).
+
+        Args:
+            version: a version id, or None for the active one.
+
+        Returns:
+            The end-to-end keras.Model.
+        """
+        # pipeline.model registers the in-graph cleaning function that the model refers to.
+        from pipeline.model import keras
+
+        model_path = self.path(version) / MODEL_FILE
+        try:
+            return keras.saving.load_model(model_path, safe_mode=True)
+        except Exception as exc:  # any failure to load means the version is broken
+            raise RegistryError(f"Model file {model_path} could not be loaded: {exc}") from exc
+
+    def save(self, model, metadata: dict, promote: bool = False) -> str:
+        """Save a model as a new version, atomically.
+
+        Args:
+            model: the end-to-end keras.Model.
+            metadata: everything to record beside it; `version` and `created` are added.
+            promote: make it active. The first version of an empty registry is always made
+                active.
+
+        Returns:
+            The new version id.
+        """
+        version = new_version_id()
+        metadata = {
+            "version": version,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            **metadata,
+        }
+        self.root.mkdir(parents=True, exist_ok=True)
+        temp = self.root / f"{TEMP_PREFIX}{version}"
+        try:
+            temp.mkdir()
+            model.save(temp / MODEL_FILE)
+            with open(temp / METADATA_FILE, "w", encoding="utf-8") as handle:
+                json.dump(metadata, handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with self._lock():
+                self._remove_stale_temps()
+                os.rename(temp, self.root / version)
+                _fsync_dir(self.root)
+                if promote or self.active_version() is None:
+                    _write_file_atomically(self.root / ACTIVE_FILE, version + "\n")
+        except OSError as exc:
+            raise RegistryError(f"Could not save the model in {self.root}: {exc}") from exc
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        return version
+
+    def promote(self, version: str) -> None:
+        """Make an existing version the active one."""
+        with self._lock():
+            version = self.resolve(version)
+            _write_file_atomically(self.root / ACTIVE_FILE, version + "\n")
+
+    def delete(self, version: str) -> None:
+        """Delete a version; the active one cannot be deleted."""
+        with self._lock():
+            version = self.resolve(version)
+            if version == self.active_version():
+                raise RegistryError(
+                    f"Version {version} is active and cannot be deleted. Promote another first."
+                )
+            # Rename first so a crash mid-delete leaves a hidden folder, not a broken version.
+            doomed = self.root / f"{TEMP_PREFIX}deleted-{version}"
+            os.rename(self.root / version, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+
+    def _remove_stale_temps(self) -> None:
+        # Left by a process killed mid-save; only old ones, so a save in progress is spared.
+        for entry in self.root.glob(f"{TEMP_PREFIX}*"):
+            try:
+                if time.time() - entry.stat().st_mtime > STALE_TEMP_SECONDS:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            except OSError:
+                pass

@@ -1,0 +1,190 @@
+"""Training: fit a network with Keras callbacks, evaluate it, and save it as a version."""
+
+import platform
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+
+from pipeline import config
+from pipeline.backend import keras, tf
+from pipeline.data import LabelledData, Splits, split_data
+from pipeline.errors import TrainingCancelled
+from pipeline.evaluate import evaluate_predictions
+from pipeline.model import build_classifier, build_end_to_end, build_vectorizer
+from pipeline.predict import Predictor
+from pipeline.registry import Registry
+
+ProgressReport = Callable[[dict], None]
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Reports per-batch and per-epoch progress and stops the run when asked.
+
+    Args:
+        report: called with one dict per event ("batch" or "epoch"); must be cheap and
+            thread-safe, as it runs on the training thread.
+        stop_event: when set, training stops after the current batch.
+        epochs: the most epochs the run may take.
+    """
+
+    def __init__(self, report: ProgressReport | None, stop_event: threading.Event, epochs: int):
+        super().__init__()
+        self.report = report or (lambda event: None)
+        self.stop_event = stop_event
+        self.epochs = epochs
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = self.params.get("steps")
+        self.report(
+            {
+                "event": "batch",
+                "epoch": self.epoch,
+                "epochs": self.epochs,
+                "batch": batch + 1,
+                "steps": steps,
+            }
+        )
+        if self.stop_event.is_set():
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        self.report({"event": "epoch", "epoch": epoch + 1, "epochs": self.epochs, **logs})
+
+
+def _encode_labels(labels: list[str], values) -> np.ndarray:
+    index_of = {label: i for i, label in enumerate(labels)}
+    return np.array([index_of[v] for v in values], dtype="int64")
+
+
+def fit_model(
+    splits: Splits,
+    labels: list[str],
+    params: dict,
+    report: ProgressReport | None = None,
+    stop_event: threading.Event | None = None,
+):
+    """Adapt the vectorizer on the training texts and fit the network.
+
+    Args:
+        splits: the leakage-free split.
+        labels: the label order.
+        params: validated hyperparameters.
+        report: progress callback, see ProgressCallback.
+        stop_event: set it to cancel; TrainingCancelled is raised.
+
+    Returns:
+        The end-to-end model (raw strings in) and the per-epoch history.
+    """
+    stop_event = stop_event or threading.Event()
+    keras.utils.set_random_seed(params["seed"])
+    vectorizer = build_vectorizer(params)
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(splits.train["text"].values).batch(1024))
+    # Texts are vectorized once; the network then trains on integer arrays, which is fast.
+    x_train = vectorizer(splits.train["text"].values).numpy()
+    x_val = vectorizer(splits.validation["text"].values).numpy()
+    y_train = _encode_labels(labels, splits.train["label"])
+    y_val = _encode_labels(labels, splits.validation["label"])
+    callbacks = [ProgressCallback(report, stop_event, params["epochs"])]
+    if params["patience"] > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=params["patience"], restore_best_weights=True
+            )
+        )
+    class_weight = None
+    if params["class_weighting"]:
+        present = np.unique(y_train)
+        weights = compute_class_weight("balanced", classes=present, y=y_train)
+        class_weight = dict(zip(present.tolist(), weights.tolist(), strict=True))
+    classifier = build_classifier(params, len(labels))
+    history = classifier.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        class_weight=class_weight,
+        callbacks=callbacks,
+        shuffle=True,
+        verbose=0,
+    )
+    if stop_event.is_set():
+        raise TrainingCancelled("Training was cancelled; nothing was saved.")
+    return build_end_to_end(vectorizer, classifier), history.history
+
+
+def train_and_save(
+    data: LabelledData,
+    params: dict,
+    registry: Registry,
+    report: ProgressReport | None = None,
+    stop_event: threading.Event | None = None,
+    promote: bool = False,
+    command: str | None = None,
+) -> dict:
+    """Split, train, evaluate on the test part and save a new version.
+
+    Args:
+        data: validated labelled data.
+        params: validated hyperparameters.
+        registry: where to save the version.
+        report: progress callback, see ProgressCallback.
+        stop_event: set it to cancel; nothing is saved then.
+        promote: make the new version active.
+        command: the command line that reproduces this run, recorded in the metadata.
+
+    Returns:
+        The new version's metadata, including `version`, `path` and `metrics`.
+    """
+    report = report or (lambda event: None)
+    stop_event = stop_event or threading.Event()
+    splits = split_data(data, seed=params["seed"])
+    report({"event": "split", **splits.sizes})
+    started = time.perf_counter()
+    model, history = fit_model(splits, data.labels, params, report, stop_event)
+    train_seconds = time.perf_counter() - started
+    report({"event": "evaluating"})
+    predictor = Predictor(model, data.labels)
+    metrics = {
+        part: evaluate_predictions(
+            frame["label"].tolist(), predictor.predict_proba(frame["text"]), data.labels
+        )
+        for part, frame in (("test", splits.test), ("validation", splits.validation))
+    }
+    if stop_event.is_set():
+        raise TrainingCancelled("Training was cancelled; nothing was saved.")
+    metadata = {
+        "architecture": params["architecture"],
+        "params": params,
+        "labels": data.labels,
+        "data": data.describe(),
+        "split": {
+            "seed": params["seed"],
+            "sizes": splits.sizes,
+            "validation_share": config.VALIDATION_SHARE,
+            "test_share": config.TEST_SHARE,
+            "grouped_by": "normalised text (lower-cased, no URLs, no leading 'RT @user:')",
+        },
+        "metrics": metrics["test"],
+        "validation_metrics": metrics["validation"],
+        "history": {k: [float(x) for x in v] for k, v in history.items()},
+        "epochs_run": len(history.get("loss", [])),
+        "train_seconds": round(train_seconds, 2),
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+        },
+        "reproduce": command,
+    }
+    report({"event": "saving"})
+    version = registry.save(model, metadata, promote=promote)
+    return {**registry.metadata(version), "path": str(registry.path(version))}

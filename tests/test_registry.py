@@ -1,0 +1,114 @@
+"""The registry: versions, the active pointer, promote/delete rules and atomic saves."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from pipeline.errors import RegistryError
+from pipeline.model import build_end_to_end, build_vectorizer
+from pipeline.params import resolve_params
+from pipeline.registry import ACTIVE_FILE, Registry
+
+
+def tiny_model():
+    params = resolve_params({"vocab_size": 500, "sequence_length": 8})
+    vectorizer = build_vectorizer(params)
+    vectorizer.adapt(np.array(["good show", "bad show", "fine"]))
+    classifier = keras.Sequential(
+        [keras.Input((8,), dtype="int64"), keras.layers.Embedding(500, 4),
+         keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2, activation="softmax")]
+    )  # fmt: skip
+    return build_end_to_end(vectorizer, classifier)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+def save(registry, model, promote=False, **extra):
+    return registry.save(model, {"labels": ["bad", "good"], **extra}, promote=promote)
+
+
+def test_first_version_becomes_active_and_later_ones_do_not(tmp_path, model):
+    registry = Registry(tmp_path)
+    first = save(registry, model)
+    second = save(registry, model)
+    assert registry.active_version() == first
+    assert registry.versions() == sorted([first, second], reverse=True)
+    assert [row["active"] for row in registry.list()] == [False, True]
+
+
+def test_saved_version_has_metadata_and_loads_with_its_vocabulary(tmp_path, model):
+    registry = Registry(tmp_path)
+    version = save(registry, model, note="x")
+    meta = registry.metadata(version)
+    assert meta["version"] == version and meta["note"] == "x" and "created" in meta
+    loaded = registry.load_model(version)
+    texts = np.array(["good show", "never seen"], dtype=object)
+    np.testing.assert_allclose(loaded(texts), model(texts), atol=1e-6)
+
+
+def test_promote_moves_the_pointer(tmp_path, model):
+    registry = Registry(tmp_path)
+    first, second = save(registry, model), save(registry, model)
+    registry.promote(second)
+    assert registry.active_version() == second
+    assert (tmp_path / ACTIVE_FILE).read_text().strip() == second
+    registry.promote(first)
+    assert registry.active_version() == first
+
+
+def test_save_with_promote_makes_the_new_version_active(tmp_path, model):
+    registry = Registry(tmp_path)
+    save(registry, model)
+    newest = save(registry, model, promote=True)
+    assert registry.active_version() == newest
+
+
+def test_the_active_version_cannot_be_deleted(tmp_path, model):
+    registry = Registry(tmp_path)
+    first, second = save(registry, model), save(registry, model)
+    with pytest.raises(RegistryError, match="active and cannot be deleted"):
+        registry.delete(first)
+    registry.delete(second)
+    assert registry.versions() == [first]
+
+
+def test_unknown_version_lists_the_available_ones(tmp_path, model):
+    registry = Registry(tmp_path)
+    version = save(registry, model)
+    with pytest.raises(RegistryError, match=f"Unknown model version 'v9'.*{version}"):
+        registry.load_model("v9")
+    with pytest.raises(RegistryError, match="Unknown"):
+        registry.promote("v9")
+
+
+def test_empty_registry_says_how_to_train(tmp_path):
+    with pytest.raises(RegistryError, match="python train.py"):
+        Registry(tmp_path / "none").resolve()
+
+
+def test_failure_mid_save_leaves_no_version_and_keeps_the_active_one(tmp_path, model, monkeypatch):
+    registry = Registry(tmp_path)
+    good = save(registry, model)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(json, "dump", crash)  # the metadata write, after the model file
+    with pytest.raises(RegistryError, match="disk full"):
+        save(registry, model, promote=True)
+    assert registry.versions() == [good]
+    assert registry.active_version() == good
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_unreadable_model_file_is_reported_as_a_registry_error(tmp_path, model):
+    registry = Registry(tmp_path)
+    version = save(registry, model)
+    (tmp_path / version / "model.keras").write_bytes(b"not a zip")
+    with pytest.raises(RegistryError, match="could not be loaded"):
+        registry.load_model(version)

@@ -1,0 +1,63 @@
+"""Text cleaning: the rules, the tutorial's bugs as regressions, and Python/TF agreement."""
+
+import pytest
+
+from pipeline.text import clean_text, normalize_for_grouping
+
+CLEANING_CASES = [
+    # The tutorial removed "rt" anywhere: "support" became "suppo".
+    ("I support the start of the party", "i support the start of the party"),
+    ("RT @GOP: Smart report", "xxuser smart report"),
+    ("rt this, RT: that", "this that"),
+    ("art heart Rt", "art heart"),
+    # The tutorial's class [^a-zA-z0-9\s] kept [ \ ] ^ _ and the backtick (A-z spans them).
+    ("a[b]c^d_e`f\\g", "a b c d e f g"),
+    # URLs and @mentions become one token each, whatever the link or handle.
+    ("see http://t.co/ZSfF… now", "see xxurl now"),
+    ("https://example.com/a?b=1 and www.example.org", "xxurl and xxurl"),
+    ("@megynkelly @FoxNews asked", "xxuser xxuser asked"),
+    # Hashtags keep their word.
+    ("#GOPDebate was #LIT", "gopdebate was lit"),
+    # Apostrophes join their word, ASCII or typographic.
+    ("Don't, won\u2019t", "dont wont"),
+    ("Tom &amp; Jerry", "tom and jerry"),
+    ("  lots   of\tspace\n", "lots of space"),
+    ("", ""),
+    ("\U0001f600\U0001f621", ""),
+    ("caf\u00e9 na\u00efve", "caf na ve"),
+    ("WORST SHOW EVER!!!", "worst show ever"),
+]
+
+
+@pytest.mark.parametrize(("raw", "cleaned"), CLEANING_CASES)
+def test_clean_text_applies_the_rules(raw, cleaned):
+    assert clean_text(raw) == cleaned
+
+
+def test_in_model_cleaning_matches_python_cleaning():
+    import tensorflow as tf
+
+    from pipeline.model import clean_text_tf
+
+    hostile = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", "<b>x</b>"]
+    texts = [raw for raw, _ in CLEANING_CASES] + hostile
+    in_graph = clean_text_tf(tf.constant(texts)).numpy()
+    assert [t.decode("utf-8") for t in in_graph] == [clean_text(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("RT @someone: Great night #GOPDebate", "great night #gopdebate"),
+        ("Great night http://t.co/abc", "great night  http://t.co/xyz…"),
+        ("GREAT night", "great   night"),
+    ],
+)
+def test_copies_of_a_tweet_share_a_grouping_key(a, b):
+    assert normalize_for_grouping(a) == normalize_for_grouping(b)
+
+
+def test_different_tweets_keep_different_grouping_keys():
+    assert normalize_for_grouping("great night") != normalize_for_grouping("bad night")
+    # Only a leading retweet marker is removed, not the word elsewhere.
+    assert normalize_for_grouping("start rt @x: y") == "start rt @x: y"

@@ -1,0 +1,71 @@
+"""Training on the bundled sample: loss falls, progress is reported, cancel saves nothing."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from pipeline.data import load_labelled_data
+from pipeline.errors import TrainingCancelled
+from pipeline.params import resolve_params
+from pipeline.predict import load_predictor
+from pipeline.registry import Registry
+from pipeline.train import train_and_save
+from tests.conftest import TINY_PARAMS
+
+
+@pytest.fixture(scope="module")
+def sample_data():
+    from pipeline import config
+
+    return load_labelled_data(config.SAMPLE_DATA_PATH)
+
+
+def test_training_lowers_the_loss_and_saves_a_version_that_loads(sample_data, tmp_path):
+    events = []
+    result = train_and_save(
+        sample_data, resolve_params(TINY_PARAMS), Registry(tmp_path), events.append
+    )
+    losses = result["history"]["loss"]
+    assert losses[-1] < losses[0]
+    assert result["metrics"]["accuracy"] > 0.4  # above chance (1/3) on three balanced classes
+    for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix"):
+        assert key in result["metrics"]
+    meta = Registry(tmp_path).metadata(result["version"])
+    assert meta["labels"] == ["negative", "neutral", "positive"]
+    assert meta["data"]["sha256"] == sample_data.sha256
+    assert meta["params"]["seed"] == TINY_PARAMS.get("seed", 42)
+    assert {"tensorflow", "keras"} <= set(meta["versions"])
+    predictor = load_predictor(tmp_path, result["version"])
+    probabilities = predictor.predict_proba(["what a great night", "awful"])
+    assert probabilities.shape == (2, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert len(epochs) == result["epochs_run"]
+    assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(epochs[0])
+    assert any(e["event"] == "batch" and e["steps"] for e in events)
+
+
+def test_early_stopping_restores_the_best_epoch(sample_data, tmp_path):
+    params = resolve_params({**TINY_PARAMS, "epochs": 30, "patience": 1, "learning_rate": 0.05})
+    result = train_and_save(sample_data, params, Registry(tmp_path))
+    val_losses = result["history"]["val_loss"]
+    assert result["epochs_run"] < 30
+    # The saved model is the best epoch's: its validation loss is the run's minimum.
+    assert np.argmin(val_losses) == len(val_losses) - 2
+
+
+def test_cancel_stops_at_the_next_batch_and_saves_nothing(sample_data, tmp_path):
+    stop = threading.Event()
+    batches = []
+
+    def report(event):
+        if event["event"] == "batch":
+            batches.append(event)
+            stop.set()
+
+    registry = Registry(tmp_path)
+    with pytest.raises(TrainingCancelled):
+        train_and_save(sample_data, resolve_params(TINY_PARAMS), registry, report, stop)
+    assert len(batches) == 1
+    assert registry.versions() == []

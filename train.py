@@ -1,0 +1,119 @@
+"""Train, evaluate and save a sentiment model version from the command line.
+
+python train.py --data data/sample.csv --epochs 5
+python train.py --help     # every hyperparameter with its default and range
+"""
+
+import argparse
+import json
+import shlex
+import sys
+import time
+
+from pipeline import config
+from pipeline.cli import ArgumentParser, run
+from pipeline.data import load_labelled_data
+from pipeline.params import PARAM_SPECS, default_params, resolve_params
+from pipeline.registry import Registry
+
+
+def build_parser() -> ArgumentParser:
+    """The parser, with one option per hyperparameter generated from PARAM_SPECS."""
+    parser = ArgumentParser(
+        prog="train.py",
+        description="Train a sentiment model on a labelled CSV and save it as a new version.",
+    )
+    parser.add_argument(
+        "--data",
+        default=str(config.KAGGLE_DATA_PATH),
+        help="labelled CSV (default: data/Sentiment.csv; data/sample.csv ships with the project)",
+    )
+    parser.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
+    parser.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN, help="label column")
+    parser.add_argument(
+        "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
+    )
+    lstm = default_params("lstm")
+    for spec in PARAM_SPECS:
+        flag = "--arch" if spec.name == "architecture" else "--" + spec.name.replace("_", "-")
+        differs = spec.name != "architecture" and lstm[spec.name] != spec.default
+        extra = f"; lstm: {lstm[spec.name]}" if differs else ""
+        help_text = f"{spec.help} (default: {spec.default}{extra}; {spec.describe_range()})"
+        if spec.kind is bool:
+            parser.add_argument(
+                flag, dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            parser.add_argument(
+                flag, dest=spec.name, metavar=spec.kind.__name__.upper(), help=help_text
+            )
+    parser.add_argument("--promote", action="store_true", help="make the new version active")
+    parser.add_argument(
+        "--json", action="store_true", help="print the result as one JSON line last"
+    )
+    return parser
+
+
+def print_progress(event: dict) -> None:
+    """Show training progress on stderr, so stdout stays clean for --json."""
+    if event["event"] == "split":
+        print(
+            f"split: {event['train']} train / {event['validation']} validation / "
+            f"{event['test']} test rows",
+            file=sys.stderr,
+        )
+    elif event["event"] == "batch" and sys.stderr.isatty():
+        print(
+            f"\repoch {event['epoch']}/{event['epochs']}  batch {event['batch']}/{event['steps']}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif event["event"] == "epoch":
+        figures = "  ".join(
+            f"{k} {event[k]:.4f}"
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+            if k in event
+        )
+        print(f"\repoch {event['epoch']}/{event['epochs']}  {figures}", file=sys.stderr, flush=True)
+    elif event["event"] in ("evaluating", "saving"):
+        print(f"{event['event']}...", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, train, and report. Returns the exit code."""
+    args = build_parser().parse_args(argv)
+    params = resolve_params({spec.name: getattr(args, spec.name) for spec in PARAM_SPECS})
+    data = load_labelled_data(args.data, args.text_column, args.label_column)
+    # Imported only now, so --help and input errors answer without loading TensorFlow.
+    from pipeline.train import train_and_save
+
+    if data.rows_dropped:
+        print(f"dropped {data.rows_dropped} rows with an empty text or label", file=sys.stderr)
+    registry = Registry(config.models_dir(args.models_dir))
+    command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
+    started = time.perf_counter()
+    result = train_and_save(
+        data, params, registry, print_progress, promote=args.promote, command=command
+    )
+    metrics = result["metrics"]
+    active = registry.active_version() == result["version"]
+    if args.json:
+        summary = {
+            k: result[k] for k in ("version", "path", "metrics", "train_seconds", "architecture")
+        }
+        print(json.dumps({**summary, "active": active}))
+    else:
+        print(
+            f"saved version {result['version']} in {result['path']}{' (active)' if active else ''}"
+        )
+        print(
+            f"test accuracy {metrics['accuracy']:.3f}  macro-F1 {metrics['macro_f1']:.3f}  "
+            f"trained in {result['train_seconds']:.1f}s "
+            f"({time.perf_counter() - started:.1f}s in all)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

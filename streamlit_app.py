@@ -17,7 +17,9 @@ def get_predictor(models_dir: str, version: str | None):
 
 def probability_chart(probabilities: dict[str, float]) -> alt.Chart:
     """A horizontal bar per class, sorted, labelled with percentages."""
-    frame = pd.DataFrame({"label": list(probabilities), "probability": list(probabilities.values())})
+    frame = pd.DataFrame(
+        {"label": list(probabilities), "probability": list(probabilities.values())}
+    )
     bars = (
         alt.Chart(frame)
         .mark_bar()

@@ -4,7 +4,6 @@ python train.py --data data/sample.csv --epochs 5
 python train.py --help     # every hyperparameter with its default and range
 """
 
-import argparse
 import json
 import shlex
 import sys
@@ -39,14 +38,8 @@ def build_parser() -> ArgumentParser:
         differs = spec.name != "architecture" and lstm[spec.name] != spec.default
         extra = f"; lstm: {lstm[spec.name]}" if differs else ""
         help_text = f"{spec.help} (default: {spec.default}{extra}; {spec.describe_range()})"
-        if spec.kind is bool:
-            parser.add_argument(
-                flag, dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text
-            )
-        else:
-            parser.add_argument(
-                flag, dest=spec.name, metavar=spec.kind.__name__.upper(), help=help_text
-            )
+        metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.kind.__name__.upper()
+        parser.add_argument(flag, dest=spec.name, metavar=metavar, help=help_text)
     parser.add_argument("--promote", action="store_true", help="make the new version active")
     parser.add_argument(
         "--json", action="store_true", help="print the result as one JSON line last"

@@ -13,6 +13,7 @@ from pipeline.errors import ParameterError
 # the default"); `lstm` reproduces the tutorial's network for comparison.
 DEFAULT_ARCHITECTURE = "fasttext"
 ARCHITECTURES = ("fasttext", "lstm")
+CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,6 @@ class ParamSpec:
         """Say what values are allowed, e.g. "8 to 1024" or "one of fasttext, lstm"."""
         if self.choices:
             return "one of " + ", ".join(map(str, self.choices))
-        if self.kind is bool:
-            return "true or false"
         if self.kind is int:
             return f"{self.low:d} to {self.high:d}"
         return f"{self.low:g} to {self.high:g}"
@@ -61,44 +60,37 @@ class ParamSpec:
 
 
 def _convert(kind: type, value: Any) -> Any:
-    if kind is bool:
-        if isinstance(value, str) and value.strip().lower() in (
-            "true",
-            "1",
-            "yes",
-            "false",
-            "0",
-            "no",
-        ):
-            return value.strip().lower() in ("true", "1", "yes")
-        if isinstance(value, bool):
-            return value
+    if isinstance(value, bool):  # True is an int to Python, but never a valid setting here
         raise ValueError(value)
     if kind is int:
-        if isinstance(value, bool) or float(value) != int(float(value)):
+        if float(value) != int(float(value)):
             raise ValueError(value)
         return int(float(value))
     if kind is float:
-        if isinstance(value, bool):
-            raise ValueError(value)
         number = float(value)
         if number != number:  # NaN
             raise ValueError(value)
         return number
-    return kind(value)
+    return str(value).strip().lower()
 
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("architecture", str, DEFAULT_ARCHITECTURE, "network to train", choices=ARCHITECTURES),
-    ParamSpec("vocab_size", int, 20_000, "largest vocabulary kept by the vectorizer", 500, 100_000),
-    ParamSpec("sequence_length", int, 64, "tokens kept per text (longer texts are cut)", 8, 256),
-    ParamSpec("embedding_dim", int, 64, "size of each token's embedding", 8, 512),
+    ParamSpec("vocab_size", int, 30_000, "largest vocabulary kept by the vectorizer", 500, 100_000),
+    ParamSpec("sequence_length", int, 400, "tokens kept per text (longer texts are cut)", 8, 1024),
+    ParamSpec("embedding_dim", int, 32, "size of each token's embedding", 8, 512),
     ParamSpec("units", int, 64, "recurrent units (lstm); unused by fasttext", 8, 1024),
     ParamSpec("dropout", float, 0.3, "dropout rate", 0.0, 0.8),
-    ParamSpec("epochs", int, 20, "most passes over the training data", 1, 100),
+    ParamSpec("epochs", int, 30, "most passes over the training data", 1, 100),
     ParamSpec("batch_size", int, 64, "texts per training step", 8, 4096),
-    ParamSpec("learning_rate", float, 0.001, "Adam learning rate", 1e-5, 0.1),
-    ParamSpec("class_weighting", bool, False, "weight classes by inverse frequency"),
+    ParamSpec("learning_rate", float, 0.002, "Adam learning rate", 1e-5, 0.1),
+    ParamSpec(
+        "class_weighting",
+        str,
+        "sqrt",
+        "loss weight of each class: none, inverse frequency (balanced) or its square root",
+        choices=CLASS_WEIGHTINGS,
+    ),
     ParamSpec("patience", int, 2, "epochs without validation gain before stopping; 0 = off", 0, 20),
     ParamSpec("seed", int, 42, "seed of the split, the weights and the shuffling", 0, 2**31 - 1),
 )
@@ -117,6 +109,8 @@ ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
         "dropout": 0.4,
         "epochs": 10,
         "batch_size": 512,
+        "learning_rate": 0.001,
+        "class_weighting": "none",
     },
 }
 

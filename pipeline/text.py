@@ -13,7 +13,21 @@ give the same string for the same input. tests/test_text.py checks that they agr
 import re
 
 URL_TOKEN = "xxurl"
+NAME_TOKEN = "xxname"
+# Marks around a cleaned text for character n-grams (cleaning never emits < or >).
+TEXT_START = "< "
+TEXT_END = " >"
 USER_TOKEN = "xxuser"
+
+# People the shipped data is about: the 2015 GOP debate's candidates and moderators. Their
+# names become one token, so a model judges what is said rather than who it is said about
+# ("Kasich looked weak" must not read as praise because Kasich's tweets were often
+# positive). tests/test_model_behaviour.py checks that swapping names never flips a label.
+PEOPLE = (
+    "trump", "donald", "bush", "jeb", "walker", "huckabee", "carson", "cruz", "rubio",
+    "marco", "rand", "paul", "christie", "kasich", "fiorina", "carly", "perry", "santorum",
+    "jindal", "graham", "pataki", "gilmore", "megyn", "kelly", "wallace", "baier",
+)  # fmt: skip
 
 # Rules run in order on ASCII-lower-cased text.
 CLEANING_RULES: tuple[tuple[str, str], ...] = (
@@ -25,6 +39,8 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
     (r"&amp;", " and "),
     # Apostrophes join their word ("don't" -> "dont") rather than splitting it.
     (r"['\x{2019}]", ""),
+    # Names, with a plural, possessive or number after them ("trumps", "jeb2016").
+    (r"\b(?:" + "|".join(PEOPLE) + r")(?:s|[0-9]+)?\b", f" {NAME_TOKEN} "),
     # Everything but ASCII letters and digits separates tokens; "#gopdebate" keeps its word.
     (r"[^a-z0-9]+", " "),
     (r"^ +| +$", ""),
@@ -67,6 +83,18 @@ def clean_text(text: str) -> str:
     for pattern, repl in _PY_RULES:
         text = pattern.sub(repl, text)
     return text
+
+
+def clean_text_bounded(text: str) -> str:
+    """`clean_text` between the boundary marks, as the character n-gram model sees it.
+
+    Args:
+        text: a raw text.
+
+    Returns:
+        e.g. "Great night!" -> "< great night >".
+    """
+    return f"{TEXT_START}{clean_text(text)}{TEXT_END}"
 
 
 def normalize_for_grouping(text: str) -> str:

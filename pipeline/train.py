@@ -13,7 +13,12 @@ from pipeline.backend import keras, tf
 from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
-from pipeline.model import build_classifier, build_end_to_end, build_vectorizer
+from pipeline.model import (
+    build_classifier,
+    build_end_to_end,
+    build_vectorizer,
+    compile_classifier,
+)
 from pipeline.predict import Predictor
 from pipeline.registry import Registry
 
@@ -64,6 +69,28 @@ def _encode_labels(labels: list[str], values) -> np.ndarray:
     return np.array([index_of[v] for v in values], dtype="int64")
 
 
+def class_weights(y: np.ndarray, weighting: str) -> dict[int, float] | None:
+    """Per-class loss weights: none, scikit-learn's "balanced", or its square root.
+
+    The square root lifts the minority classes' recall (and so macro-F1) without giving up
+    as much accuracy as full balancing does on skewed data like the GOP tweets.
+
+    Args:
+        y: the encoded training labels.
+        weighting: one of params.CLASS_WEIGHTINGS.
+
+    Returns:
+        A Keras class_weight mapping, or None for no weighting.
+    """
+    if weighting == "none":
+        return None
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    if weighting == "sqrt":
+        weights = np.sqrt(weights)
+    return dict(zip(present.tolist(), weights.tolist(), strict=True))
+
+
 def fit_model(
     splits: Splits,
     labels: list[str],
@@ -99,12 +126,8 @@ def fit_model(
                 monitor="val_loss", patience=params["patience"], restore_best_weights=True
             )
         )
-    class_weight = None
-    if params["class_weighting"]:
-        present = np.unique(y_train)
-        weights = compute_class_weight("balanced", classes=present, y=y_train)
-        class_weight = dict(zip(present.tolist(), weights.tolist(), strict=True))
-    classifier = build_classifier(params, len(labels))
+    class_weight = class_weights(y_train, params["class_weighting"])
+    classifier = compile_classifier(build_classifier(params, len(labels)), params)
     history = classifier.fit(
         x_train,
         y_train,
@@ -118,7 +141,7 @@ def fit_model(
     )
     if stop_event.is_set():
         raise TrainingCancelled("Training was cancelled; nothing was saved.")
-    return build_end_to_end(vectorizer, classifier), history.history
+    return build_end_to_end(vectorizer, classifier, params), history.history
 
 
 def train_and_save(

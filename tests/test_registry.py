@@ -2,12 +2,11 @@
 
 import json
 
-import keras
 import numpy as np
 import pytest
 
 from pipeline.errors import RegistryError
-from pipeline.model import build_end_to_end, build_vectorizer
+from pipeline.model import build_classifier, build_end_to_end, build_vectorizer
 from pipeline.params import resolve_params
 from pipeline.registry import ACTIVE_FILE, Registry
 
@@ -16,11 +15,7 @@ def tiny_model():
     params = resolve_params({"vocab_size": 500, "sequence_length": 8})
     vectorizer = build_vectorizer(params)
     vectorizer.adapt(np.array(["good show", "bad show", "fine"]))
-    classifier = keras.Sequential(
-        [keras.Input((8,), dtype="int64"), keras.layers.Embedding(500, 4),
-         keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2, activation="softmax")]
-    )  # fmt: skip
-    return build_end_to_end(vectorizer, classifier)
+    return build_end_to_end(vectorizer, build_classifier(params, 2), params)
 
 
 @pytest.fixture(scope="module")

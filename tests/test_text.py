@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.text import clean_text, normalize_for_grouping
+from pipeline.text import clean_text, clean_text_bounded, normalize_for_grouping
 
 CLEANING_CASES = [
     # The tutorial removed "rt" anywhere: "support" became "suppo".
@@ -26,6 +26,9 @@ CLEANING_CASES = [
     ("\U0001f600\U0001f621", ""),
     ("caf\u00e9 na\u00efve", "caf na ve"),
     ("WORST SHOW EVER!!!", "worst show ever"),
+    # The debate's people become one token: the model judges what is said, not about whom.
+    ("Trump's answer, #Jeb2016 and KASICH", "xxname answer xxname and xxname"),
+    ("trumpet and rubious", "trumpet and rubious"),
 ]
 
 
@@ -34,15 +37,28 @@ def test_clean_text_applies_the_rules(raw, cleaned):
     assert clean_text(raw) == cleaned
 
 
-def test_in_model_cleaning_matches_python_cleaning():
-    import tensorflow as tf
+HOSTILE = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", "<b>x</b>"]
 
-    from pipeline.model import clean_text_tf
 
-    hostile = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", "<b>x</b>"]
-    texts = [raw for raw, _ in CLEANING_CASES] + hostile
-    in_graph = clean_text_tf(tf.constant(texts)).numpy()
-    assert [t.decode("utf-8") for t in in_graph] == [clean_text(t) for t in texts]
+@pytest.mark.parametrize(
+    ("python_name", "graph_name"),
+    [("clean_text", "clean_text_tf"), ("clean_text_bounded", "clean_text_bounded_tf")],
+)
+def test_in_model_cleaning_matches_python_cleaning(python_name, graph_name):
+    import pipeline.model
+    import pipeline.text
+    from pipeline.backend import tf
+
+    in_python = getattr(pipeline.text, python_name)
+    in_graph = getattr(pipeline.model, graph_name)
+    texts = [raw for raw, _ in CLEANING_CASES] + HOSTILE
+    cleaned = [t.decode("utf-8") for t in in_graph(tf.constant(texts)).numpy()]
+    assert cleaned == [in_python(t) for t in texts]
+
+
+def test_bounded_cleaning_marks_both_ends_even_of_an_empty_text():
+    assert clean_text_bounded("Great night!") == "< great night >"
+    assert clean_text_bounded("") == "<  >"
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """Model building: the in-graph text cleaning, the vectorizer and the networks, by name.
 
-The saved artifact takes raw strings: `build_end_to_end` puts the vectorizer (with its
-vocabulary and the cleaning rules of pipeline.text) in front of the trained network, so
-serving can never drift from training.
+The saved artifact takes raw strings: `build_end_to_end` puts the cleaning rules and the
+vectorizer with its vocabulary in front of the trained network, so serving can never drift
+from training.
 """
 
 from pipeline.backend import keras, tf
@@ -11,58 +11,80 @@ from pipeline.text import CLEANING_RULES, TEXT_END, TEXT_START
 layers = keras.layers
 
 
-@keras.saving.register_keras_serializable(package="sentiment", name="clean_text")
-def clean_text_tf(texts: tf.Tensor) -> tf.Tensor:
-    """The vectorizer's standardizer: pipeline.text.clean_text as TensorFlow string ops.
+@keras.saving.register_keras_serializable(package="sentiment")
+class CleanText(layers.Layer):
+    """pipeline.text's cleaning as TensorFlow string ops, at the front of every saved model.
+
+    The rules (and boundary marks) are stored in the layer's config, inside the `.keras`
+    file, so a saved model keeps the cleaning it was trained with even if the rules in
+    pipeline/text.py change later.
 
     Args:
-        texts: a string tensor.
-
-    Returns:
-        The cleaned strings, equal to `clean_text` applied to each element.
+        rules: (pattern, replacement) pairs, run in order after ASCII lower-casing.
+        prefix: text put before the cleaned text.
+        suffix: text put after it.
     """
-    texts = tf.strings.lower(texts)
-    for pattern, replacement in CLEANING_RULES:
-        texts = tf.strings.regex_replace(texts, pattern, replacement)
-    return texts
+
+    def __init__(self, rules=CLEANING_RULES, prefix: str = "", suffix: str = "", **kwargs):
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        self.rules = [tuple(rule) for rule in rules]
+        self.prefix = prefix
+        self.suffix = suffix
+
+    def call(self, texts):
+        texts = tf.strings.lower(texts)
+        for pattern, replacement in self.rules:
+            texts = tf.strings.regex_replace(texts, pattern, replacement)
+        if self.prefix or self.suffix:
+            texts = tf.strings.join([self.prefix, texts, self.suffix])
+        return texts
+
+    def compute_output_spec(self, texts):
+        return keras.KerasTensor(texts.shape, dtype="string")
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rules": [list(rule) for rule in self.rules],
+            "prefix": self.prefix,
+            "suffix": self.suffix,
+        }
 
 
-@keras.saving.register_keras_serializable(package="sentiment", name="clean_text_bounded")
-def clean_text_bounded_tf(texts: tf.Tensor) -> tf.Tensor:
-    """`clean_text_tf` between boundary marks, as pipeline.text.clean_text_bounded does.
-
-    The marks give character n-grams at the start and end of the text (as fastText's word
-    boundaries do), and give every text, even an empty one, at least one n-gram, so the
-    averaged embedding is never an average over nothing.
-    """
-    return tf.strings.join([TEXT_START, clean_text_tf(texts), TEXT_END])
-
-
-# What each architecture's vectorizer emits. Character 3- to 5-grams of the cleaned text
-# catch misspellings, elongations ("sooo") and run-together hashtags that whole words miss;
-# they measured best on validation (README, "Choosing the default").
+# How each architecture tokenizes. Character 3- to 5-grams of the cleaned text catch
+# misspellings, elongations ("sooo") and run-together hashtags that whole words miss; they
+# measured best on validation (README, "Choosing the default"). The boundary marks give
+# n-grams for the start and end of a text (as fastText's word boundaries do) and give every
+# text, even an empty one, at least one n-gram, so the averaged embedding is never 0 / 0.
 TOKENIZATION = {
-    "fasttext": {"standardize": clean_text_bounded_tf, "split": "character", "ngrams": (3, 4, 5)},
-    "lstm": {"standardize": clean_text_tf, "split": "whitespace", "ngrams": None},
+    "fasttext": {
+        "cleaning": {"prefix": TEXT_START, "suffix": TEXT_END},
+        "vectorizer": {"split": "character", "ngrams": (3, 4, 5)},
+    },
+    "lstm": {"cleaning": {}, "vectorizer": {"split": "whitespace", "ngrams": None}},
 }
 
 
-def build_vectorizer(params: dict) -> layers.TextVectorization:
-    """A vectorizer that turns raw strings into padded sequences of token ids.
+def build_text_encoder(params: dict) -> tuple[CleanText, layers.TextVectorization]:
+    """The cleaning layer and a vectorizer that turns cleaned text into token-id sequences.
 
     Args:
         params: validated hyperparameters (architecture, vocab_size, sequence_length).
 
     Returns:
-        An un-adapted TextVectorization layer.
+        The CleanText layer and an un-adapted TextVectorization layer.
     """
-    return layers.TextVectorization(
+    tokenization = TOKENIZATION[params["architecture"]]
+    vectorizer = layers.TextVectorization(
         max_tokens=params["vocab_size"],
+        standardize=None,
         output_mode="int",
         output_sequence_length=params["sequence_length"],
         name="vectorizer",
-        **TOKENIZATION[params["architecture"]],
+        **tokenization["vectorizer"],
     )
+    return CleanText(name="clean_text", **tokenization["cleaning"]), vectorizer
 
 
 def _fasttext(params: dict, n_classes: int) -> list[layers.Layer]:
@@ -126,11 +148,15 @@ def compile_classifier(classifier: keras.Model, params: dict) -> keras.Model:
 
 
 def build_end_to_end(
-    vectorizer: layers.TextVectorization, classifier: keras.Model, params: dict
+    cleaner: CleanText,
+    vectorizer: layers.TextVectorization,
+    classifier: keras.Model,
+    params: dict,
 ) -> keras.Model:
-    """Join the adapted vectorizer and the trained network into one raw-string model.
+    """Join cleaning, the adapted vectorizer and the trained network into one model.
 
     Args:
+        cleaner: the CleanText layer.
         vectorizer: an adapted TextVectorization layer.
         classifier: the trained network.
         params: the hyperparameters it was built with.
@@ -143,4 +169,4 @@ def build_end_to_end(
     network = build_classifier(params, classifier.output_shape[-1])
     network.set_weights(classifier.get_weights())
     texts = keras.Input(shape=(), dtype="string", name="text")
-    return keras.Model(texts, network(vectorizer(texts)), name="sentiment")
+    return keras.Model(texts, network(vectorizer(cleaner(texts))), name="sentiment")

@@ -6,7 +6,7 @@ through `[\\]^_` and the backtick (the range A-z spans them), and it kept URLs a
 as noise tokens. The rules below fix all three.
 
 Each rule is a (pattern, replacement) pair written in the common subset of Python's `re`
-(with re.ASCII) and RE2 (TensorFlow's regex engine), so `clean_text` and `clean_text_tf`
+(with re.ASCII) and RE2 (TensorFlow's regex engine), so `clean_text` and the model's CleanText layer
 give the same string for the same input. tests/test_text.py checks that they agree.
 """
 

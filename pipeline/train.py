@@ -16,7 +16,7 @@ from pipeline.evaluate import evaluate_predictions
 from pipeline.model import (
     build_classifier,
     build_end_to_end,
-    build_vectorizer,
+    build_text_encoder,
     compile_classifier,
 )
 from pipeline.predict import Predictor
@@ -112,11 +112,12 @@ def fit_model(
     """
     stop_event = stop_event or threading.Event()
     keras.utils.set_random_seed(params["seed"])
-    vectorizer = build_vectorizer(params)
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(splits.train["text"].values).batch(1024))
+    cleaner, vectorizer = build_text_encoder(params)
+    train_texts = cleaner(tf.constant(splits.train["text"].tolist()))
+    vectorizer.adapt(train_texts)
     # Texts are vectorized once; the network then trains on integer arrays, which is fast.
-    x_train = vectorizer(splits.train["text"].values).numpy()
-    x_val = vectorizer(splits.validation["text"].values).numpy()
+    x_train = vectorizer(train_texts).numpy()
+    x_val = vectorizer(cleaner(tf.constant(splits.validation["text"].tolist()))).numpy()
     y_train = _encode_labels(labels, splits.train["label"])
     y_val = _encode_labels(labels, splits.validation["label"])
     callbacks = [ProgressCallback(report, stop_event, params["epochs"])]
@@ -141,7 +142,7 @@ def fit_model(
     )
     if stop_event.is_set():
         raise TrainingCancelled("Training was cancelled; nothing was saved.")
-    return build_end_to_end(vectorizer, classifier, params), history.history
+    return build_end_to_end(cleaner, vectorizer, classifier, params), history.history
 
 
 def train_and_save(

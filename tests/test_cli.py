@@ -54,7 +54,7 @@ def test_train_json_prints_the_new_version_last(tmp_path, sample_csv):
 def test_train_help_lists_every_hyperparameter_with_default_and_range():
     result = run_cli("train.py", "--help")
     assert result.returncode == 0
-    for fragment in ("--vocab-size", "default: 20000", "500 to 100000", "--arch", "--promote"):
+    for fragment in ("--vocab-size", "default: 30000", "500 to 100000", "--arch", "--promote"):
         assert fragment in result.stdout
 
 

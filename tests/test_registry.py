@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 from pipeline.errors import RegistryError
-from pipeline.model import build_classifier, build_end_to_end, build_vectorizer
+from pipeline.model import build_classifier, build_end_to_end, build_text_encoder
 from pipeline.params import resolve_params
 from pipeline.registry import ACTIVE_FILE, Registry
 
 
 def tiny_model():
     params = resolve_params({"vocab_size": 500, "sequence_length": 8})
-    vectorizer = build_vectorizer(params)
-    vectorizer.adapt(np.array(["good show", "bad show", "fine"]))
-    return build_end_to_end(vectorizer, build_classifier(params, 2), params)
+    cleaner, vectorizer = build_text_encoder(params)
+    vectorizer.adapt(cleaner(np.array(["good show", "bad show", "fine"])))
+    return build_end_to_end(cleaner, vectorizer, build_classifier(params, 2), params)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,13 @@
 
 import pytest
 
-from pipeline.text import clean_text, clean_text_bounded, normalize_for_grouping
+from pipeline.text import (
+    TEXT_END,
+    TEXT_START,
+    clean_text,
+    clean_text_bounded,
+    normalize_for_grouping,
+)
 
 CLEANING_CASES = [
     # The tutorial removed "rt" anywhere: "support" became "suppo".
@@ -41,19 +47,27 @@ HOSTILE = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", 
 
 
 @pytest.mark.parametrize(
-    ("python_name", "graph_name"),
-    [("clean_text", "clean_text_tf"), ("clean_text_bounded", "clean_text_bounded_tf")],
+    ("python_clean", "marks"),
+    [(clean_text, {}), (clean_text_bounded, {"prefix": TEXT_START, "suffix": TEXT_END})],
 )
-def test_in_model_cleaning_matches_python_cleaning(python_name, graph_name):
-    import pipeline.model
-    import pipeline.text
+def test_in_model_cleaning_matches_python_cleaning(python_clean, marks):
     from pipeline.backend import tf
+    from pipeline.model import CleanText
 
-    in_python = getattr(pipeline.text, python_name)
-    in_graph = getattr(pipeline.model, graph_name)
     texts = [raw for raw, _ in CLEANING_CASES] + HOSTILE
-    cleaned = [t.decode("utf-8") for t in in_graph(tf.constant(texts)).numpy()]
-    assert cleaned == [in_python(t) for t in texts]
+    cleaned = [t.decode("utf-8") for t in CleanText(**marks)(tf.constant(texts)).numpy()]
+    assert cleaned == [python_clean(t) for t in texts]
+
+
+def test_saved_model_keeps_its_own_cleaning_rules(tmp_path):
+    from pipeline.backend import keras, tf
+    from pipeline.model import CleanText
+
+    texts = keras.Input(shape=(), dtype="string")
+    model = keras.Model(texts, CleanText(rules=[("[aeiou]", "")])(texts))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded(tf.constant(["Debate"])).numpy()[0] == b"dbt"
 
 
 def test_bounded_cleaning_marks_both_ends_even_of_an_empty_text():

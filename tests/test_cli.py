@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline import config
+from pipeline.params import PARAM_SPECS
 
 
 def run_cli(*args, models_dir=None, timeout=300):
@@ -54,8 +55,11 @@ def test_train_json_prints_the_new_version_last(tmp_path, sample_csv):
 def test_train_help_lists_every_hyperparameter_with_default_and_range():
     result = run_cli("train.py", "--help")
     assert result.returncode == 0
-    for fragment in ("--vocab-size", "default: 30000", "500 to 100000", "--arch", "--promote"):
-        assert fragment in result.stdout
+    for spec in PARAM_SPECS:
+        flag = "--arch" if spec.name == "architecture" else "--" + spec.name.replace("_", "-")
+        assert f"{flag} " in result.stdout
+        assert f"default: {spec.default}" in result.stdout
+        assert spec.describe_range() in result.stdout
 
 
 @pytest.mark.parametrize(

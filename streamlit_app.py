@@ -1,65 +1,79 @@
-"""Streamlit dashboard over the sentiment model: type a text, see every class's probability."""
+"""Streamlit dashboard over the sentiment model.
 
-import altair as alt
-import pandas as pd
+The page only lays out widgets; everything else is in pipeline/ (models, data, scoring)
+and ui/ (one module per tab).
+"""
+
 import streamlit as st
 
-from pipeline import SentimentError, config, load_predictor
-
-MAX_TEXT_CHARS = 1000
-
-
-@st.cache_resource(show_spinner="Loading the model...")
-def get_predictor(models_dir: str, version: str | None):
-    """Load a model version once per process; every prediction reuses it."""
-    return load_predictor(models_dir, version)
+from pipeline.errors import SentimentError
+from ui.batch_tab import batch_ui
+from ui.common import escape_markdown, get_predictor, get_registry
+from ui.data_tab import data_ui
+from ui.models_tab import models_ui
+from ui.predict_tab import predict_ui
 
 
-def probability_chart(probabilities: dict[str, float]) -> alt.Chart:
-    """A horizontal bar per class, sorted, labelled with percentages."""
-    frame = pd.DataFrame(
-        {"label": list(probabilities), "probability": list(probabilities.values())}
+def version_ui(registry) -> str:
+    """The sidebar's version choice; it defaults to the active version."""
+    versions = registry.versions()
+    active = registry.active_version() or versions[0]
+    return st.sidebar.selectbox(
+        "Model version",
+        versions,
+        index=versions.index(active) if active in versions else 0,
+        key="version",
+        format_func=lambda v: f"{v} (active)" if v == active else v,
     )
-    bars = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            y=alt.Y("label:N", sort="-x", title=None),
-            color=alt.Color("label:N", legend=None),
-        )
+
+
+def header_ui(predictor) -> None:
+    """Title, description, and a summary of the model in use."""
+    st.title("Tweet sentiment")
+    st.caption(
+        "Classify tweets as negative, neutral or positive with a Keras model, score files "
+        "in bulk, explore the data and compare model versions."
     )
-    text = bars.mark_text(align="left", dx=4).encode(text=alt.Text("probability:Q", format=".1%"))
-    return bars + text
-
-
-def predict_ui(predictor) -> None:
-    """The text box and the result."""
-    with st.form("predict"):
-        text = st.text_area("Text", max_chars=MAX_TEXT_CHARS, key="predict_text")
-        submitted = st.form_submit_button("Predict")
-    if not submitted:
-        return
-    if not text.strip():
-        st.warning("Type a text to classify.")
-        return
-    result = predictor.predict([text])[0]
-    label = result["label"]
-    st.metric("Predicted label", label, f"{result['probabilities'][label]:.1%}", delta_color="off")
-    st.altair_chart(probability_chart(result["probabilities"]), use_container_width=True)
+    meta = predictor.metadata
+    metrics, data = meta.get("metrics", {}), meta.get("data", {})
+    columns = st.columns(4)
+    columns[0].metric(
+        "Model", meta.get("architecture", "?"), meta["version"], "off", delta_arrow="off"
+    )
+    columns[1].metric("Test accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
+    columns[2].metric("Test macro-F1", f"{metrics.get('macro_f1', float('nan')):.3f}")
+    columns[3].metric("Training rows", f"{data.get('rows_used', 0):,}")
+    st.caption(
+        f"Trained on {escape_markdown(data.get('name', '?'))} "
+        f"(SHA-256 {data.get('sha256', '?')[:12]}…) on {meta.get('created', '?')[:10]}."
+    )
 
 
 def main() -> None:
-    st.set_page_config(page_title="Tweet sentiment", page_icon=":speech_balloon:")
-    st.title("Tweet sentiment")
-    st.caption("Classify a tweet as negative, neutral or positive with a Keras model.")
-    try:
-        predictor = get_predictor(str(config.models_dir()), None)
-    except SentimentError as exc:
-        st.info(str(exc))
+    st.set_page_config(page_title="Tweet sentiment", page_icon="💬", layout="wide")
+    registry = get_registry()
+    if not registry.versions():
+        st.title("Tweet sentiment")
+        st.info(
+            f"No model in {registry.root}. Train one with: python train.py --data data/sample.csv"
+        )
         st.stop()
-    st.caption(f"Model {predictor.version} ({predictor.metadata.get('architecture', '?')})")
-    predict_ui(predictor)
+    version = version_ui(registry)
+    try:
+        predictor = get_predictor(str(registry.root), version)
+    except SentimentError as exc:
+        st.error(str(exc))
+        st.stop()
+    header_ui(predictor)
+    predict_tab, batch_tab, data_tab, models_tab = st.tabs(["Predict", "Batch", "Data", "Models"])
+    with predict_tab:
+        predict_ui(predictor)
+    with batch_tab:
+        batch_ui(predictor)
+    with data_tab:
+        data_ui()
+    with models_tab:
+        models_ui(registry)
 
 
 main()

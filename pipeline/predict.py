@@ -14,6 +14,8 @@ from pipeline.errors import DataError
 from pipeline.registry import Registry
 
 BATCH_SIZE = 1024
+FORMULA_START = r"[=+\-@\t\r]"
+PLAIN_NUMBER = r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 
 
 def _as_model_input(texts: Iterable[str]) -> np.ndarray:
@@ -95,23 +97,61 @@ def load_predictor(
     return Predictor(registry.load_model(version), metadata["labels"], metadata)
 
 
-def score_frame(predictor: Predictor, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+def score_frame(
+    predictor: Predictor,
+    frame: pd.DataFrame,
+    text_column: str,
+    on_progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """Add `predicted_label` and one `prob_<label>` column per class to a frame.
 
     Args:
         predictor: a loaded predictor.
         frame: the input rows.
         text_column: the column holding the texts.
+        on_progress: called with the number of rows scored so far, after each batch.
 
     Returns:
         A copy of the frame with the prediction columns appended.
     """
-    probabilities = predictor.predict_proba(frame[text_column].astype(str))
+    texts = frame[text_column].astype(str).tolist()
+    parts = []
+    for start in range(0, len(texts), BATCH_SIZE):
+        parts.append(predictor.predict_proba(texts[start : start + BATCH_SIZE]))
+        if on_progress:
+            on_progress(min(start + BATCH_SIZE, len(texts)))
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, len(predictor.labels)))
     scored = frame.copy()
     scored["predicted_label"] = [predictor.labels[i] for i in probabilities.argmax(axis=1)]
     for i, label in enumerate(predictor.labels):
         scored[f"prob_{label}"] = probabilities[:, i].round(6)
     return scored
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make text cells inert in spreadsheets: a leading =, +, -, @, tab or CR gets a quote.
+
+    Spreadsheet programs run a cell that starts with one of those as a formula (CSV
+    injection). Plain numbers such as "-3.5" are left alone.
+
+    Args:
+        frame: rows about to be written as CSV.
+
+    Returns:
+        A copy in which every risky text cell starts with an apostrophe.
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            values = safe[column].astype(str)
+            risky = values.str.match(FORMULA_START) & ~values.str.fullmatch(PLAIN_NUMBER)
+            safe[column] = values.where(~risky, "'" + values)
+    return safe
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Scored rows as UTF-8 CSV, with formula cells neutralised, for a download."""
+    return neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
 
 
 def score_csv(
@@ -155,7 +195,7 @@ def score_csv(
             for i, chunk in enumerate(reader):
                 if i == 0:
                     require_columns(chunk, [text_column], name)
-                score_frame(predictor, chunk, text_column).to_csv(
+                neutralize_formulas(score_frame(predictor, chunk, text_column)).to_csv(
                     handle, header=i == 0, index=False, quoting=csv.QUOTE_MINIMAL
                 )
                 rows += len(chunk)

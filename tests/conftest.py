@@ -53,3 +53,102 @@ def clean_env(monkeypatch):
     """No inherited SENTIMENT_MODELS_DIR, so tests choose their models folder."""
     monkeypatch.delenv(config.MODELS_DIR_ENV, raising=False)
     return os.environ
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def _browser_unavailable(reason: str):
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(f"{reason}; set REQUIRE_BROWSER=1 to make this a failure")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser build)."""
+    if not Path(CHROMIUM).is_file():
+        _browser_unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_models_dir(tmp_path_factory) -> Path:
+    """A copy of the shipped models folder, so tests may promote and delete freely."""
+    import shutil
+
+    target = tmp_path_factory.mktemp("app") / "models"
+    shutil.copytree(
+        config.DEFAULT_MODELS_DIR, target, ignore=shutil.ignore_patterns(".tmp-*", "*.lock")
+    )
+    return target
+
+
+@pytest.fixture(scope="session")
+def streamlit_url(app_models_dir):
+    """`streamlit run streamlit_app.py` on a free localhost port, over a copy of models/."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = {**os.environ, config.MODELS_DIR_ENV: str(app_models_dir)}
+    command = [
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=config.PROJECT_ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail("streamlit run did not answer on /_stcore/health within 90 s")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture
+def page(browser, streamlit_url):
+    """A fresh browser page on the running app."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(streamlit_url)
+    tab.get_by_role("heading", name="Tweet sentiment").wait_for()
+    yield tab
+    context.close()

@@ -1,0 +1,1 @@
+"""The dashboard's pieces: one module per tab, plus shared charts and cached loaders."""

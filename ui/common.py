@@ -1,0 +1,28 @@
+"""What the tabs share: cached loaders (a model is loaded once per process) and escaping."""
+
+import re
+
+import streamlit as st
+
+from pipeline import config
+from pipeline.predict import Predictor, load_predictor
+from pipeline.registry import Registry
+
+
+def get_registry() -> Registry:
+    """The registry the app serves from ($SENTIMENT_MODELS_DIR or models/)."""
+    return Registry(config.models_dir())
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+def get_predictor(models_dir: str, version: str) -> Predictor:
+    """Load a model version once per process; every prediction reuses it."""
+    return load_predictor(models_dir, version)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape Markdown so data-derived text (labels, names) shows literally."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))

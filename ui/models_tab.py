@@ -1,0 +1,121 @@
+"""Models tab: the versions, their details, a side-by-side comparison, download, promote, delete."""
+
+import pandas as pd
+import streamlit as st
+
+from pipeline.errors import SentimentError
+from pipeline.registry import MODEL_FILE, Registry
+from ui.charts import confusion_heatmap
+from ui.common import escape_markdown
+
+KEY_PARAMS = ("vocab_size", "sequence_length", "embedding_dim", "epochs", "learning_rate")
+
+
+def versions_table(rows: list[dict]) -> pd.DataFrame:
+    """One line per version: when, what, how well, on which data; the active one marked."""
+    return pd.DataFrame(
+        [
+            {
+                "active": "✔" if row["active"] else "",
+                "version": row["version"],
+                "created": row.get("created", "")[:19].replace("T", " "),
+                "architecture": row.get("architecture", "?"),
+                **{name: row.get("params", {}).get(name) for name in KEY_PARAMS},
+                "epochs run": row.get("epochs_run"),
+                "accuracy": row.get("metrics", {}).get("accuracy"),
+                "macro-F1": row.get("metrics", {}).get("macro_f1"),
+                "data": row.get("data", {}).get("name"),
+                "data rows": row.get("data", {}).get("rows_used"),
+            }
+            for row in rows
+        ]
+    )
+
+
+def per_class_table(metadata: dict) -> pd.DataFrame:
+    """Precision, recall, F1 and support of each class on the test part."""
+    per_class = metadata.get("metrics", {}).get("per_class", {})
+    return pd.DataFrame(
+        [{"class": label, **figures} for label, figures in per_class.items()]
+    ).round(3)
+
+
+def details_ui(metadata: dict) -> None:
+    """Headline metrics, per-class metrics and the confusion matrix of one version."""
+    metrics = metadata.get("metrics", {})
+    columns = st.columns(3)
+    columns[0].metric("Test accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
+    columns[1].metric("Test macro-F1", f"{metrics.get('macro_f1', float('nan')):.3f}")
+    columns[2].metric("Training time", f"{metadata.get('train_seconds', float('nan')):.0f} s")
+    st.dataframe(per_class_table(metadata), width="stretch", hide_index=True)
+    if "confusion_matrix" in metrics:
+        st.altair_chart(
+            confusion_heatmap(metrics["confusion_matrix"], metadata["labels"], "Confusion matrix"),
+            width="stretch",
+        )
+
+
+def compare_ui(registry: Registry, versions: list[str]) -> None:
+    """Two versions side by side."""
+    left, right = st.columns(2)
+    first = left.selectbox("Version A", versions, index=0, key="compare_a")
+    second = right.selectbox(
+        "Version B", versions, index=min(1, len(versions) - 1), key="compare_b"
+    )
+    for column, version in ((left, first), (right, second)):
+        with column:
+            meta = registry.metadata(version)
+            data_name = escape_markdown(meta.get("data", {}).get("name", "?"))
+            st.caption(f"{meta.get('architecture', '?')} · trained on {data_name}")
+            details_ui(meta)
+
+
+def actions_ui(registry: Registry, version: str, active: str | None) -> None:
+    """Download, promote and delete one version."""
+    left, middle, right = st.columns(3)
+    left.download_button(
+        "Download .keras",
+        data=(registry.path(version) / MODEL_FILE).read_bytes(),
+        file_name=f"sentiment-{version}.keras",
+        mime="application/octet-stream",
+        on_click="ignore",
+        key="model_download",
+    )
+    if middle.button("Make active", key="promote", disabled=version == active):
+        try:
+            registry.promote(version)
+            st.toast(f"Version {version} is now active.")
+            st.rerun()
+        except SentimentError as exc:
+            st.error(str(exc))
+    confirm = right.checkbox("Confirm delete", key="delete_confirm", disabled=version == active)
+    if right.button("Delete", key="delete", disabled=version == active or not confirm):
+        try:
+            registry.delete(version)
+            st.toast(f"Version {version} was deleted.")
+            st.rerun()
+        except SentimentError as exc:
+            st.error(str(exc))
+    if version == active:
+        st.caption("The active version cannot be deleted; make another one active first.")
+
+
+def models_ui(registry: Registry) -> None:
+    """The whole Models tab."""
+    rows = registry.list()
+    active = registry.active_version()
+    st.dataframe(versions_table(rows), width="stretch", hide_index=True)
+    versions = [row["version"] for row in rows]
+    st.subheader("Details")
+    version = st.selectbox(
+        "Version",
+        versions,
+        index=versions.index(active) if active in versions else 0,
+        key="models_detail",
+        format_func=lambda v: f"{v} (active)" if v == active else v,
+    )
+    details_ui(registry.metadata(version))
+    actions_ui(registry, version, active)
+    if len(versions) > 1:
+        st.subheader("Compare two versions")
+        compare_ui(registry, versions)

@@ -1,0 +1,97 @@
+"""Predict tab: one text in, the label, every class's probability and a word explanation."""
+
+import html
+
+import streamlit as st
+
+from pipeline.explain import explain_by_occlusion
+from pipeline.predict import Predictor
+from ui.charts import label_colors, probability_chart
+
+MAX_TEXT_CHARS = 1000
+EXAMPLES = {
+    "negative": "WORST SHOW EVER. What a disaster of a debate.",
+    "neutral": "Who is moderating the debate tonight?",
+    "positive": "Great answers tonight, so proud of our candidates!",
+}
+
+
+def _use_example(text: str) -> None:
+    st.session_state["predict_text"] = text
+
+
+def examples_ui() -> None:
+    """Buttons that fill the text box with an example of each class."""
+    st.caption("Try an example:")
+    for column, (label, text) in zip(st.columns(len(EXAMPLES)), EXAMPLES.items(), strict=True):
+        column.button(
+            text, key=f"example_{label}", on_click=_use_example, args=(text,), width="stretch"
+        )
+
+
+def input_ui() -> str | None:
+    """The text box and the Predict button, in a form. Returns the submitted text."""
+    with st.form("predict_form"):
+        text = st.text_area(
+            "Text to classify",
+            max_chars=MAX_TEXT_CHARS,
+            key="predict_text",
+            placeholder="Type or paste a tweet…",
+        )
+        submitted = st.form_submit_button("Predict", type="primary")
+    return text if submitted else None
+
+
+def explanation_html(explanation: dict, labels: list[str]) -> str:
+    """The text with each word tinted by the class it pushes toward; every word escaped."""
+    colors = label_colors(labels)
+    strongest = max((w["weight"] for w in explanation["words"]), default=0) or 1.0
+    spans = []
+    for word in explanation["words"]:
+        alpha = word["weight"] / strongest
+        color = colors.get(word["toward"], "#ffffff")
+        title = f"toward {word['toward']}: +{word['weight']:.1%}" if word["toward"] else ""
+        spans.append(
+            f'<span title="{html.escape(title)}" style="background-color: {color}'
+            f"{int(alpha * 200):02x}; padding: 1px 3px; border-radius: 3px; "
+            f'line-height: 1.9">{html.escape(word["word"])}</span>'
+        )
+    legend = " ".join(
+        f'<span style="background-color: {color}99; padding: 1px 6px; border-radius: 3px">'
+        f"{html.escape(label)}</span>"
+        for label, color in colors.items()
+    )
+    return (
+        f'<div data-testid="explanation" style="font-size: 1.05rem">{" ".join(spans)}</div>'
+        f'<div style="margin-top: 0.5rem; font-size: 0.85rem">Words push toward: {legend}</div>'
+    )
+
+
+def result_ui(predictor: Predictor, text: str) -> None:
+    """The label with its probability, the probability chart and the explanation."""
+    explanation = explain_by_occlusion(predictor, text)
+    probabilities, label = explanation["probabilities"], explanation["label"]
+    st.metric(
+        "Predicted label",
+        label,
+        f"{probabilities[label]:.1%} probability",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    st.altair_chart(probability_chart(probabilities), width="stretch")
+    st.markdown("**Why:** each word is removed in turn; its tint shows the class it supports.")
+    st.html(explanation_html(explanation, predictor.labels))
+
+
+def predict_ui(predictor: Predictor) -> None:
+    """The whole Predict tab."""
+    examples_ui()
+    submitted = input_ui()
+    if submitted is not None:
+        if not submitted.strip():
+            st.session_state.pop("prediction_text", None)
+            st.warning("Type a text to classify.")
+            return
+        st.session_state["prediction_text"] = submitted
+    if st.session_state.get("prediction_text"):
+        result_ui(predictor, st.session_state["prediction_text"])

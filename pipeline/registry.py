@@ -170,7 +170,7 @@ class Registry:
         version = new_version_id()
         metadata = {
             "version": version,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="microseconds"),
             **metadata,
         }
         self.root.mkdir(parents=True, exist_ok=True)

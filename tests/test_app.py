@@ -1,10 +1,14 @@
-"""The Streamlit app, run for real with AppTest."""
+"""The dashboard, run for real with Streamlit's AppTest."""
 
+import shutil
+
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pipeline import config
+from pipeline.registry import Registry
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 
@@ -18,24 +22,146 @@ def fresh_caches():
     st.cache_data.clear()
 
 
-def run_app(monkeypatch, models_dir):
+@pytest.fixture
+def two_versions(tmp_path, app_models_dir, tiny_models_dir):
+    """The shipped model (active) plus a small one trained on the sample."""
+    root = tmp_path / "models"
+    shutil.copytree(app_models_dir, root)
+    tiny = Registry(tiny_models_dir).versions()[0]
+    shutil.copytree(tiny_models_dir / tiny, root / tiny)
+    return root
+
+
+def run_app(monkeypatch, models_dir) -> AppTest:
     monkeypatch.setenv(config.MODELS_DIR_ENV, str(models_dir))
-    return AppTest.from_file(APP, default_timeout=60).run()
+    return AppTest.from_file(APP, default_timeout=90).run()
 
 
-def test_page_loads_with_the_active_model(monkeypatch, tiny_models_dir):
-    at = run_app(monkeypatch, tiny_models_dir)
+def predict(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="predict_text").input(text)
+    return at.button(key="FormSubmitter:predict_form-Predict").click().run()
+
+
+def metric(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def test_page_loads_with_the_active_model_summary(monkeypatch, app_models_dir):
+    at = run_app(monkeypatch, app_models_dir)
     assert not at.exception
     assert at.title[0].value == "Tweet sentiment"
+    assert [t.label for t in at.tabs] == ["Predict", "Batch", "Data", "Models"]
+    active = Registry(app_models_dir).active_version()
+    assert at.selectbox(key="version").value == active
+    assert metric(at, "Model").value == "fasttext"
+    assert metric(at, "Test accuracy").value == "0.670"
+    assert any("Sentiment\\.csv" in c.value for c in at.caption)
 
 
-def test_predict_shows_a_label_and_the_chart(monkeypatch, tiny_models_dir):
-    at = run_app(monkeypatch, tiny_models_dir)
-    at.text_area(key="predict_text").input("what a great debate, loved it")
-    at.button[0].click().run()
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("WORST SHOW EVER", "negative"),
+        ("Great answers tonight, so proud of our candidates!", "positive"),
+        ("Who is moderating the debate tonight?", "neutral"),
+    ],
+)
+def test_predict_shows_the_right_label_and_the_chart(monkeypatch, app_models_dir, text, label):
+    at = predict(run_app(monkeypatch, app_models_dir), text)
     assert not at.exception
-    assert at.metric[0].value in ("negative", "neutral", "positive")
+    assert metric(at, "Predicted label").value == label
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+
+
+def test_example_buttons_fill_the_text_box(monkeypatch, app_models_dir):
+    at = run_app(monkeypatch, app_models_dir)
+    at.button(key="example_positive").click().run()
+    assert "proud" in at.text_area(key="predict_text").value
+
+
+def test_empty_text_gets_a_message_not_a_prediction(monkeypatch, app_models_dir):
+    at = predict(run_app(monkeypatch, app_models_dir), "   ")
+    assert not at.exception
+    assert "Type a text" in at.warning[0].value
+    assert not [m for m in at.metric if m.label == "Predicted label"]
+
+
+def test_user_text_in_the_explanation_is_escaped(monkeypatch, app_models_dir):
+    at = predict(run_app(monkeypatch, app_models_dir), "<img src=x onerror=alert(1)> **bold**")
+    html = at.get("html")[0].proto.body
+    assert "<img" not in html
+    assert "&lt;img" in html and "**bold**" in html
+
+
+def test_batch_scores_an_uploaded_csv(monkeypatch, app_models_dir):
+    at = run_app(monkeypatch, app_models_dir)
+    csv = pd.DataFrame({"id": [1, 2], "tweet": ["WORST SHOW EVER", "Loved it!"]}).to_csv(
+        index=False
+    )
+    at.file_uploader(key="batch_file").set_value(("tweets.csv", csv.encode(), "text/csv")).run()
+    at.selectbox(key="batch_column").select("tweet").run()
+    at.button(key="batch_score").click().run()
+    assert not at.exception
+    scored = at.dataframe[0].value
+    assert scored["predicted_label"].tolist()[0] == "negative"
+    assert {"prob_negative", "prob_neutral", "prob_positive"} <= set(scored.columns)
+    assert at.download_button(key="batch_download")
+
+
+def test_batch_scores_pasted_lines(monkeypatch, app_models_dir):
+    at = run_app(monkeypatch, app_models_dir)
+    at.text_area(key="batch_paste").input("WORST SHOW EVER\n\nLoved it, great job!").run()
+    at.button(key="batch_score").click().run()
+    assert at.dataframe[0].value["predicted_label"].tolist() == ["negative", "positive"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "binary"),
+        (b'text\n"unclosed\n', "not a readable CSV"),
+        (b"text\n", "no rows"),
+    ],
+)
+def test_bad_csv_shows_an_error(monkeypatch, app_models_dir, content, message):
+    at = run_app(monkeypatch, app_models_dir)
+    at.file_uploader(key="batch_file").set_value(("bad.csv", content, "text/csv")).run()
+    assert not at.exception
+    assert message in at.error[0].value
+
+
+def test_data_tab_describes_the_sample(monkeypatch, app_models_dir):
+    at = run_app(monkeypatch, app_models_dir)
+    at.radio(key="data_source").set_value("data/sample.csv").run()
+    assert not at.exception
+    assert metric(at, "Rows").value == "700"
+    assert float(metric(at, "Retweets").value.rstrip("%")) > 0
+    samples = at.dataframe[0].value
+    assert set(samples["label"]) == {"negative", "neutral", "positive"}
+
+
+def test_models_tab_lists_versions_and_marks_the_active_one(monkeypatch, two_versions):
+    at = run_app(monkeypatch, two_versions)
+    table = next(d.value for d in at.dataframe if "version" in d.value.columns)
+    registry = Registry(two_versions)
+    assert sorted(table["version"]) == sorted(registry.versions())
+    assert table.loc[table["active"] == "✔", "version"].tolist() == [registry.active_version()]
+    assert at.selectbox(key="compare_a") and at.selectbox(key="compare_b")
+
+
+def test_models_tab_promotes_and_deletes(monkeypatch, two_versions):
+    registry = Registry(two_versions)
+    shipped = registry.active_version()
+    other = next(v for v in registry.versions() if v != shipped)
+    at = run_app(monkeypatch, two_versions)
+    at.selectbox(key="models_detail").select(other).run()
+    at.button(key="promote").click().run()
+    assert registry.active_version() == other
+    at.selectbox(key="models_detail").select(shipped).run()
+    at.checkbox(key="delete_confirm").check().run()
+    at.button(key="delete").click().run()
+    assert not at.exception
+    assert registry.versions() == [other]
 
 
 def test_missing_model_says_how_to_train(monkeypatch, tmp_path):

@@ -32,7 +32,7 @@ def test_first_version_becomes_active_and_later_ones_do_not(tmp_path, model):
     first = save(registry, model)
     second = save(registry, model)
     assert registry.active_version() == first
-    assert registry.versions() == sorted([first, second], reverse=True)
+    assert registry.versions() == [second, first]  # newest first, even within one second
     assert [row["active"] for row in registry.list()] == [False, True]
 
 

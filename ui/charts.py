@@ -42,7 +42,7 @@ def count_chart(counts: pd.Series, labels: list[str], title: str) -> alt.Chart:
     )
     bars = base.mark_bar().encode(color=color_encoding(labels), tooltip=["label", "rows"])
     return (bars + base.mark_text(align="left", dx=4).encode(text="rows:Q")).properties(
-        height=40 * len(labels) + 30
+        height=50 * len(labels) + 40
     )
 
 

@@ -10,8 +10,10 @@ from pipeline.errors import SentimentError
 from ui.batch_tab import batch_ui
 from ui.common import escape_markdown, get_predictor, get_registry
 from ui.data_tab import data_ui
+from ui.guard import admin_ui
 from ui.models_tab import models_ui
 from ui.predict_tab import predict_ui
+from ui.retrain_tab import retrain_ui
 
 
 def version_ui(registry) -> str:
@@ -32,7 +34,7 @@ def header_ui(predictor) -> None:
     st.title("Tweet sentiment")
     st.caption(
         "Classify tweets as negative, neutral or positive with a Keras model, score files "
-        "in bulk, explore the data and compare model versions."
+        "in bulk, explore the data, compare model versions and retrain."
     )
     meta = predictor.metadata
     metrics, data = meta.get("metrics", {}), meta.get("data", {})
@@ -59,13 +61,15 @@ def main() -> None:
         )
         st.stop()
     version = version_ui(registry)
+    admin_ui()
     try:
         predictor = get_predictor(str(registry.root), version)
     except SentimentError as exc:
         st.error(str(exc))
         st.stop()
     header_ui(predictor)
-    predict_tab, batch_tab, data_tab, models_tab = st.tabs(["Predict", "Batch", "Data", "Models"])
+    tabs = st.tabs(["Predict", "Batch", "Data", "Models", "Retrain"])
+    predict_tab, batch_tab, data_tab, models_tab, retrain_tab = tabs
     with predict_tab:
         predict_ui(predictor)
     with batch_tab:
@@ -74,6 +78,8 @@ def main() -> None:
         data_ui()
     with models_tab:
         models_ui(registry)
+    with retrain_tab:
+        retrain_ui(registry)
 
 
 main()

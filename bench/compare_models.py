@@ -15,14 +15,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from pipeline import config  # noqa: E402
+from pipeline.baseline import fit_tfidf_baseline  # noqa: E402
 from pipeline.data import load_labelled_data, split_data  # noqa: E402
 from pipeline.evaluate import evaluate_predictions  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
-from pipeline.text import clean_text  # noqa: E402
 
 BASELINE = "tf-idf + logistic regression"
 CANDIDATES = {
@@ -30,15 +28,6 @@ CANDIDATES = {
     "fasttext, no class weights": {"class_weighting": "none"},
     "lstm (tutorial)": {"architecture": "lstm", "class_weighting": "none"},
 }
-
-
-def tfidf_baseline(splits, labels):
-    """TF-IDF word 1-2 grams + logistic regression, the scikit-learn peer."""
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, preprocessor=clean_text)
-    model = LogisticRegression(C=3, max_iter=2000)
-    model.fit(vectorizer.fit_transform(splits.train["text"]), splits.train["label"])
-    order = [list(model.classes_).index(label) for label in labels]
-    return lambda texts: model.predict_proba(vectorizer.transform(texts))[:, order]
 
 
 def keras_recipe(splits, labels, overrides, seed):
@@ -61,7 +50,7 @@ def main() -> None:
         for name in [BASELINE, *CANDIDATES]:
             started = time.perf_counter()
             if name == BASELINE:
-                predict = tfidf_baseline(splits, data.labels)
+                predict = fit_tfidf_baseline(splits, data.labels)
             else:
                 predict = keras_recipe(splits, data.labels, CANDIDATES[name], seed)
             seconds = time.perf_counter() - started

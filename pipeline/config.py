@@ -23,6 +23,18 @@ VALIDATION_SHARE = 0.15
 TEST_SHARE = 0.15
 
 MODELS_DIR_ENV = "SENTIMENT_MODELS_DIR"
+FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
+DEFAULT_FEEDBACK_PATH = DATA_DIR / "feedback.csv"
+
+# Caps for a shared server (the dashboard's Retrain tab). They keep a retrain, together
+# with the app itself, inside Streamlit Community Cloud's 2.7 GB; one job runs at a time.
+MAX_RETRAIN_EPOCHS = 30
+MAX_RETRAIN_VOCAB = 50_000
+MAX_RETRAIN_PARAMETERS = 3_000_000
+# With an admin password in the app's secrets, promoting and deleting always need it;
+# training needs it too unless the secret `require_password_to_train` is false.
+ADMIN_PASSWORD_SECRET = "admin_password"
+TRAIN_NEEDS_PASSWORD_SECRET = "require_password_to_train"
 
 
 def models_dir(override: str | os.PathLike | None = None) -> Path:
@@ -37,3 +49,8 @@ def models_dir(override: str | os.PathLike | None = None) -> Path:
     if override:
         return Path(override)
     return Path(os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR)
+
+
+def feedback_path() -> Path:
+    """The feedback CSV: $SENTIMENT_FEEDBACK_FILE if set, else data/feedback.csv."""
+    return Path(os.environ.get(FEEDBACK_FILE_ENV) or DEFAULT_FEEDBACK_PATH)

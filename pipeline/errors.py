@@ -23,3 +23,7 @@ class RegistryError(SentimentError):
 
 class TrainingCancelled(SentimentError):
     """Training was stopped on request; nothing was saved."""
+
+
+class JobBusy(SentimentError):
+    """A training job is already running on this server."""

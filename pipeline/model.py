@@ -6,6 +6,7 @@ from training.
 """
 
 from pipeline.backend import keras, tf
+from pipeline.errors import ParameterError
 from pipeline.text import CLEANING_RULES, TEXT_END, TEXT_START
 
 layers = keras.layers
@@ -170,3 +171,23 @@ def build_end_to_end(
     network.set_weights(classifier.get_weights())
     texts = keras.Input(shape=(), dtype="string", name="text")
     return keras.Model(texts, network(vectorizer(cleaner(texts))), name="sentiment")
+
+
+def check_model_size(params: dict, n_classes: int, max_parameters: int) -> int:
+    """Refuse a network with more weights than a shared server allows.
+
+    Args:
+        params: validated hyperparameters.
+        n_classes: how many labels it predicts.
+        max_parameters: the most weights allowed.
+
+    Returns:
+        The network's number of weights.
+    """
+    count = build_classifier(params, n_classes).count_params()
+    if count > max_parameters:
+        raise ParameterError(
+            f"This network would have {count:,} weights, over this server's cap of "
+            f"{max_parameters:,}. Lower the vocabulary, embedding or units."
+        )
+    return count

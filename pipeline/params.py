@@ -148,3 +148,19 @@ def resolve_params(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     values = default_params(given.get("architecture", DEFAULT_ARCHITECTURE))
     values.update(given)
     return {name: SPECS_BY_NAME[name].validate(value) for name, value in values.items()}
+
+
+def check_caps(params: dict, max_epochs: int, max_vocab: int) -> None:
+    """Refuse settings above a shared server's caps.
+
+    Args:
+        params: validated hyperparameters.
+        max_epochs: the most epochs allowed.
+        max_vocab: the largest vocabulary allowed.
+    """
+    if params["epochs"] > max_epochs:
+        raise ParameterError(f"epochs is capped at {max_epochs} here; got {params['epochs']}.")
+    if params["vocab_size"] > max_vocab:
+        raise ParameterError(
+            f"vocab_size is capped at {max_vocab:,} here; got {params['vocab_size']:,}."
+        )

@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from pipeline import config
 from pipeline.backend import keras, tf
+from pipeline.baseline import baseline_metrics
 from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
@@ -21,6 +23,7 @@ from pipeline.model import (
 )
 from pipeline.predict import Predictor
 from pipeline.registry import Registry
+from pipeline.text import normalize_for_grouping
 
 ProgressReport = Callable[[dict], None]
 
@@ -145,6 +148,25 @@ def fit_model(
     return build_end_to_end(cleaner, vectorizer, classifier, params), history.history
 
 
+def add_training_rows(splits: Splits, rows: pd.DataFrame, labels: list[str]) -> tuple[Splits, int]:
+    """Add rows to the training part, leaving out any whose text is held out or unlabelled.
+
+    Args:
+        splits: the split of the main data.
+        rows: extra rows with `text` and `label` columns.
+        labels: the data's labels; rows with another label are left out.
+
+    Returns:
+        The new split and how many rows were added.
+    """
+    held_out = set(
+        pd.concat([splits.validation["text"], splits.test["text"]]).map(normalize_for_grouping)
+    )
+    keep = rows["label"].isin(labels) & ~rows["text"].map(normalize_for_grouping).isin(held_out)
+    train = pd.concat([splits.train, rows.loc[keep, ["text", "label"]]], ignore_index=True)
+    return Splits(train, splits.validation, splits.test, splits.seed), int(keep.sum())
+
+
 def train_and_save(
     data: LabelledData,
     params: dict,
@@ -153,8 +175,9 @@ def train_and_save(
     stop_event: threading.Event | None = None,
     promote: bool = False,
     command: str | None = None,
+    extra_training_rows: pd.DataFrame | None = None,
 ) -> dict:
-    """Split, train, evaluate on the test part and save a new version.
+    """Split, train, evaluate on the test part (beside a TF-IDF baseline) and save a version.
 
     Args:
         data: validated labelled data.
@@ -164,6 +187,8 @@ def train_and_save(
         stop_event: set it to cancel; nothing is saved then.
         promote: make the new version active.
         command: the command line that reproduces this run, recorded in the metadata.
+        extra_training_rows: more rows (`text`, `label`), e.g. user feedback, added to the
+            training part only, and only where their text is not in validation or test.
 
     Returns:
         The new version's metadata, including `version`, `path` and `metrics`.
@@ -171,6 +196,9 @@ def train_and_save(
     report = report or (lambda event: None)
     stop_event = stop_event or threading.Event()
     splits = split_data(data, seed=params["seed"])
+    added = 0
+    if extra_training_rows is not None and len(extra_training_rows):
+        splits, added = add_training_rows(splits, extra_training_rows, data.labels)
     report({"event": "split", **splits.sizes})
     started = time.perf_counter()
     model, history = fit_model(splits, data.labels, params, report, stop_event)
@@ -183,6 +211,8 @@ def train_and_save(
         )
         for part, frame in (("test", splits.test), ("validation", splits.validation))
     }
+    report({"event": "baseline"})
+    baseline = baseline_metrics(splits, data.labels)
     if stop_event.is_set():
         raise TrainingCancelled("Training was cancelled; nothing was saved.")
     metadata = {
@@ -199,6 +229,8 @@ def train_and_save(
         },
         "metrics": metrics["test"],
         "validation_metrics": metrics["validation"],
+        "baseline": {"name": "tf-idf word 1-2 grams + logistic regression", "metrics": baseline},
+        "extra_training_rows": added,
         "history": {k: [float(x) for x in v] for k, v in history.items()},
         "epochs_run": len(history.get("loss", [])),
         "train_seconds": round(train_seconds, 2),

@@ -19,6 +19,14 @@ def find_full_data() -> Path | None:
     return next((p for p in FULL_DATA_CANDIDATES if p.is_file()), None)
 
 
+@pytest.fixture(autouse=True)
+def feedback_file(tmp_path, monkeypatch) -> Path:
+    """Every test writes feedback to its own file, never to data/feedback.csv."""
+    path = tmp_path / "feedback.csv"
+    monkeypatch.setenv(config.FEEDBACK_FILE_ENV, str(path))
+    return path
+
+
 @pytest.fixture
 def sample_csv() -> Path:
     return config.SAMPLE_DATA_PATH
@@ -94,12 +102,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_models_dir(tmp_path_factory) -> Path:
-    """A copy of the shipped models folder, so tests may promote and delete freely."""
+def copy_shipped_models(target: Path) -> Path:
+    """Copy the shipped models folder, so a test may promote and delete freely."""
     import shutil
 
-    target = tmp_path_factory.mktemp("app") / "models"
     shutil.copytree(
         config.DEFAULT_MODELS_DIR, target, ignore=shutil.ignore_patterns(".tmp-*", "*.lock")
     )
@@ -107,15 +113,26 @@ def app_models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def streamlit_url(app_models_dir):
+def app_models_dir(tmp_path_factory) -> Path:
+    """A copy of the shipped models folder for AppTest runs that only read it."""
+    return copy_shipped_models(tmp_path_factory.mktemp("app") / "models")
+
+
+@pytest.fixture(scope="session")
+def streamlit_url(tmp_path_factory):
     """`streamlit run streamlit_app.py` on a free localhost port, over a copy of models/."""
     import subprocess
     import sys
     import time
     import urllib.request
 
+    models_dir = copy_shipped_models(tmp_path_factory.mktemp("browser") / "models")
     port = _free_port()
-    env = {**os.environ, config.MODELS_DIR_ENV: str(app_models_dir)}
+    env = {
+        **os.environ,
+        config.MODELS_DIR_ENV: str(models_dir),
+        config.FEEDBACK_FILE_ENV: str(models_dir.parent / "feedback.csv"),
+    }
     command = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
         "--server.port", str(port), "--server.address", "127.0.0.1",

@@ -7,6 +7,7 @@ from pipeline import config
 from pipeline.data import LabelledData, load_labelled_data
 from pipeline.errors import SentimentError
 from pipeline.explore import describe_dataset
+from pipeline.feedback import read_feedback
 from ui.charts import count_chart, length_histogram
 
 UPLOAD = "Upload a CSV"
@@ -73,8 +74,25 @@ def summary_ui(data: LabelledData, summary: dict) -> None:
     st.dataframe(samples, width="stretch", hide_index=True)
 
 
+def feedback_ui() -> None:
+    """The predictions users marked as wrong, newest first."""
+    feedback = read_feedback()
+    st.subheader("Feedback")
+    if feedback.empty:
+        st.caption("No feedback yet: mark a wrong prediction in the Predict tab.")
+        return
+    st.caption(f"{len(feedback):,} corrected predictions; the Retrain tab can train on them.")
+    st.dataframe(feedback.iloc[::-1], width="stretch", hide_index=True)
+
+
 def data_ui() -> None:
     """The whole Data tab."""
+    dataset_ui()
+    feedback_ui()
+
+
+def dataset_ui() -> None:
+    """The chosen data set's summary."""
     chosen = choose_data_ui("data")
     if chosen is None:
         st.info("Upload a labelled CSV, then name its text and label columns.")

@@ -7,6 +7,7 @@ from pipeline.errors import SentimentError
 from pipeline.registry import MODEL_FILE, Registry
 from ui.charts import confusion_heatmap
 from ui.common import escape_markdown
+from ui.guard import is_admin
 
 KEY_PARAMS = ("vocab_size", "sequence_length", "embedding_dim", "epochs", "learning_rate")
 
@@ -81,15 +82,18 @@ def actions_ui(registry: Registry, version: str, active: str | None) -> None:
         on_click="ignore",
         key="model_download",
     )
-    if middle.button("Make active", key="promote", disabled=version == active):
+    admin = is_admin()
+    if middle.button("Make active", key="promote", disabled=version == active or not admin):
         try:
             registry.promote(version)
             st.toast(f"Version {version} is now active.")
             st.rerun()
         except SentimentError as exc:
             st.error(str(exc))
-    confirm = right.checkbox("Confirm delete", key="delete_confirm", disabled=version == active)
-    if right.button("Delete", key="delete", disabled=version == active or not confirm):
+    confirm = right.checkbox(
+        "Confirm delete", key="delete_confirm", disabled=version == active or not admin
+    )
+    if right.button("Delete", key="delete", disabled=version == active or not confirm or not admin):
         try:
             registry.delete(version)
             st.toast(f"Version {version} was deleted.")
@@ -98,6 +102,8 @@ def actions_ui(registry: Registry, version: str, active: str | None) -> None:
             st.error(str(exc))
     if version == active:
         st.caption("The active version cannot be deleted; make another one active first.")
+    if not admin:
+        st.caption("Making a version active and deleting one need the admin password (sidebar).")
 
 
 def models_ui(registry: Registry) -> None:

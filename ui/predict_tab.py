@@ -4,7 +4,9 @@ import html
 
 import streamlit as st
 
+from pipeline.errors import SentimentError
 from pipeline.explain import explain_by_occlusion
+from pipeline.feedback import record_feedback
 from pipeline.predict import Predictor
 from ui.charts import label_colors, probability_chart
 
@@ -81,6 +83,20 @@ def result_ui(predictor: Predictor, text: str) -> None:
     st.altair_chart(probability_chart(probabilities), width="stretch")
     st.markdown("**Why:** each word is removed in turn; its tint shows the class it supports.")
     st.html(explanation_html(explanation, predictor.labels))
+    feedback_ui(predictor, text, label)
+
+
+def feedback_ui(predictor: Predictor, text: str, predicted: str) -> None:
+    """Mark the prediction as wrong and give the right label; stored for retraining."""
+    with st.expander("Wrong? Give the right label"):
+        others = [label for label in predictor.labels if label != predicted]
+        correct = st.radio("The right label", others, key="feedback_label", horizontal=True)
+        if st.button("Save feedback", key="feedback_save"):
+            try:
+                record_feedback(text, predicted, correct, predictor.version)
+                st.success("Thanks: saved to the feedback file. The Retrain tab can use it.")
+            except SentimentError as exc:
+                st.error(str(exc))
 
 
 def predict_ui(predictor: Predictor) -> None:

@@ -168,3 +168,19 @@ def test_missing_model_says_how_to_train(monkeypatch, tmp_path):
     at = run_app(monkeypatch, tmp_path / "empty")
     assert not at.exception
     assert "python train.py" in at.info[0].value
+
+
+def test_a_wrong_prediction_can_be_corrected_and_shows_in_the_data_tab(
+    monkeypatch, app_models_dir, feedback_file
+):
+    at = predict(run_app(monkeypatch, app_models_dir), "WORST SHOW EVER")
+    at.radio(key="feedback_label").set_value("positive").run()
+    at.button(key="feedback_save").click().run()
+    assert not at.exception
+    assert "saved" in at.success[0].value
+    saved = pd.read_csv(feedback_file)
+    assert saved[["text", "predicted_label", "correct_label"]].values.tolist() == [
+        ["WORST SHOW EVER", "negative", "positive"]
+    ]
+    table = next(d.value for d in at.dataframe if "correct_label" in d.value.columns)
+    assert table["text"].tolist() == ["WORST SHOW EVER"]

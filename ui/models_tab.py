@@ -71,6 +71,17 @@ def compare_ui(registry: Registry, versions: list[str]) -> None:
             details_ui(meta)
 
 
+def registry_action(action, version: str, done: str) -> None:
+    """Run a registry change; say it worked and redraw, or show why it did not."""
+    try:
+        action(version)
+    except SentimentError as exc:
+        st.error(str(exc))
+        return
+    st.toast(done)
+    st.rerun()
+
+
 def actions_ui(registry: Registry, version: str, active: str | None) -> None:
     """Download, promote and delete one version."""
     left, middle, right = st.columns(3)
@@ -84,22 +95,12 @@ def actions_ui(registry: Registry, version: str, active: str | None) -> None:
     )
     admin = is_admin()
     if middle.button("Make active", key="promote", disabled=version == active or not admin):
-        try:
-            registry.promote(version)
-            st.toast(f"Version {version} is now active.")
-            st.rerun()
-        except SentimentError as exc:
-            st.error(str(exc))
+        registry_action(registry.promote, version, f"Version {version} is now active.")
     confirm = right.checkbox(
         "Confirm delete", key="delete_confirm", disabled=version == active or not admin
     )
     if right.button("Delete", key="delete", disabled=version == active or not confirm or not admin):
-        try:
-            registry.delete(version)
-            st.toast(f"Version {version} was deleted.")
-            st.rerun()
-        except SentimentError as exc:
-            st.error(str(exc))
+        registry_action(registry.delete, version, f"Version {version} was deleted.")
     if version == active:
         st.caption("The active version cannot be deleted; make another one active first.")
     if not admin:

@@ -31,11 +31,11 @@ CANDIDATES = {
 
 
 def keras_recipe(splits, labels, overrides, seed):
-    from pipeline.predict import Predictor
+    from pipeline.predict import Predictor, keras_forward
     from pipeline.train import fit_model
 
     model, _ = fit_model(splits, labels, resolve_params({**overrides, "seed": seed}))
-    return Predictor(model, labels).predict_proba
+    return Predictor(keras_forward(model), labels).predict_proba
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.data import detect_encoding, require_columns
-from pipeline.errors import DataError
+from pipeline.errors import DataError, RegistryError
 from pipeline.registry import Registry
 
 BATCH_SIZE = 1024
@@ -18,27 +18,46 @@ FORMULA_START = r"[=+\-@\t\r]"
 PLAIN_NUMBER = r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 
 
-def _as_model_input(texts: Iterable[str]) -> np.ndarray:
+def _as_model_input(texts: list[str]) -> np.ndarray:
     # Text that is not valid UTF-8 (lone surrogates) is replaced, not allowed to crash.
-    return np.array([str(t).encode("utf-8", "replace") for t in texts], dtype=object)
+    return np.array([t.encode("utf-8", "replace") for t in texts], dtype=object)
+
+
+def keras_forward(model) -> Callable[[list[str]], np.ndarray]:
+    """Probabilities from an end-to-end Keras model, through one traced graph.
+
+    Args:
+        model: a model mapping a batch of strings to class probabilities.
+
+    Returns:
+        A function mapping a list of texts to an array (n, classes).
+    """
+    from pipeline.backend import tf
+
+    # One traced graph for every batch size; calling the model eagerly is far slower.
+    infer = tf.function(
+        lambda texts: model(texts, training=False),
+        input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string)],
+        reduce_retracing=True,
+    )
+    return lambda texts: infer(_as_model_input(texts)).numpy()
 
 
 class Predictor:
-    """Class probabilities for raw texts from one loaded model version."""
+    """Class probabilities for raw texts from one model version.
 
-    def __init__(self, model, labels: list[str], metadata: dict | None = None):
-        from pipeline.backend import tf
+    Args:
+        forward: maps a list of texts to probabilities, shape (n, len(labels)): the NumPy
+            model of pipeline.numpy_model, or `keras_forward(model)`.
+        labels: the label order of the probability columns.
+        metadata: the version's metadata, if it came from the registry.
+    """
 
-        self.model = model
+    def __init__(self, forward, labels: list[str], metadata: dict | None = None):
+        self.forward = forward
         self.labels: list[str] = list(labels)
         self.metadata: dict = metadata or {}
         self.version: str | None = self.metadata.get("version")
-        # One traced graph for every batch size; calling the model eagerly is far slower.
-        self._infer = tf.function(
-            lambda texts: model(texts, training=False),
-            input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string)],
-            reduce_retracing=True,
-        )
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """Probabilities of every class for each text.
@@ -49,12 +68,12 @@ class Predictor:
         Returns:
             An array of shape (n, len(labels)); each row sums to 1.
         """
-        encoded = _as_model_input(texts)
-        if len(encoded) == 0:
+        texts = [str(text) for text in texts]
+        if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         parts = [
-            self._infer(encoded[start : start + BATCH_SIZE]).numpy()
-            for start in range(0, len(encoded), BATCH_SIZE)
+            self.forward(texts[start : start + BATCH_SIZE])
+            for start in range(0, len(texts), BATCH_SIZE)
         ]
         return np.concatenate(parts)
 
@@ -80,13 +99,18 @@ class Predictor:
 
 
 def load_predictor(
-    models_dir: str | os.PathLike | None = None, version: str | None = None
+    models_dir: str | os.PathLike | None = None,
+    version: str | None = None,
+    backend: str = "auto",
 ) -> Predictor:
     """Load a model version from the registry.
 
     Args:
         models_dir: the models folder; default $SENTIMENT_MODELS_DIR or models/.
         version: a version id; default the active version.
+        backend: "numpy" runs a fasttext model without TensorFlow (see
+            pipeline.numpy_model); "keras" always uses Keras; "auto" picks NumPy when the
+            architecture allows it.
 
     Returns:
         A ready Predictor.
@@ -94,7 +118,15 @@ def load_predictor(
     registry = Registry(config.models_dir(models_dir))
     version = registry.resolve(version)
     metadata = registry.metadata(version)
-    return Predictor(registry.load_model(version), metadata["labels"], metadata)
+    forward = None
+    if backend in ("auto", "numpy"):
+        numpy_model = registry.load_numpy_model(version)
+        if numpy_model is None and backend == "numpy":
+            raise RegistryError(f"Version {version} cannot run without TensorFlow.")
+        forward = numpy_model and numpy_model.predict_proba
+    if forward is None:
+        forward = keras_forward(registry.load_model(version))
+    return Predictor(forward, metadata["labels"], metadata)
 
 
 def score_frame(

@@ -155,6 +155,19 @@ class Registry:
         except Exception as exc:  # any failure to load means the version is broken
             raise RegistryError(f"Model file {model_path} could not be loaded: {exc}") from exc
 
+    def load_numpy_model(self, version: str | None = None):
+        """Load a version for TensorFlow-free serving (see pipeline.numpy_model).
+
+        Args:
+            version: a version id, or None for the active one.
+
+        Returns:
+            A NumpyFastText, or None when the version's architecture needs Keras.
+        """
+        from pipeline.numpy_model import load_numpy_model
+
+        return load_numpy_model(self.path(version) / MODEL_FILE)
+
     def save(self, model, metadata: dict, promote: bool = False) -> str:
         """Save a model as a new version, atomically.
 

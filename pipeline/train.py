@@ -21,7 +21,7 @@ from pipeline.model import (
     build_text_encoder,
     compile_classifier,
 )
-from pipeline.predict import Predictor
+from pipeline.predict import Predictor, keras_forward
 from pipeline.registry import Registry
 from pipeline.text import normalize_for_grouping
 
@@ -204,7 +204,7 @@ def train_and_save(
     model, history = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
     report({"event": "evaluating"})
-    predictor = Predictor(model, data.labels)
+    predictor = Predictor(keras_forward(model), data.labels)
     metrics = {
         part: evaluate_predictions(
             frame["label"].tolist(), predictor.predict_proba(frame["text"]), data.labels

@@ -1,0 +1,193 @@
+"""A saved `fasttext` model's forward pass in NumPy, read straight from its `.keras` file.
+
+Serving a single text through Keras costs milliseconds of framework overhead for
+microseconds of arithmetic, and importing TensorFlow takes seconds. This module reads the
+cleaning rules, the vocabulary and the weights from the `.keras` zip (config.json, the
+vectorizer's vocabulary asset and model.weights.h5) and computes the same function with
+the standard library, NumPy and h5py. tests/test_numpy_model.py checks it against Keras.
+"""
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from pipeline.errors import RegistryError
+
+SMALL_BATCH = 16
+VOCABULARY_ASSET = "assets/layers/text_vectorization/vocabulary.txt"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _layers(config: dict) -> list[dict]:
+    """Every layer config in a saved model, nested models flattened, in order."""
+    found = []
+    for layer in config["config"].get("layers", []):
+        found.append(layer)
+        if "layers" in layer["config"]:
+            found.extend(_layers(layer))
+    return found
+
+
+def _python_pattern(pattern: str) -> re.Pattern:
+    # RE2 spells a code point \x{2019}; Python's re spells it \u2019.
+    python = re.sub(r"\\x\{([0-9a-fA-F]+)\}", lambda m: chr(int(m.group(1), 16)), pattern)
+    return re.compile(python, re.ASCII)
+
+
+def _vocabulary_codes(vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted integer codes of the character n-gram tokens ("a b c" is the 3-gram abc)."""
+    codes, ids = [], []
+    for i, token in enumerate(vocabulary[2:], start=2):  # 0 is padding, 1 out-of-vocabulary
+        chars = token[::2].encode("ascii")
+        codes.append(sum(c << (8 * k) for k, c in enumerate(chars)) | (len(chars) << 56))
+        ids.append(i)
+    codes, ids = np.array(codes, dtype=np.uint64), np.array(ids, dtype=np.int64)
+    order = np.argsort(codes)
+    return codes[order], ids[order]
+
+
+class NumpyFastText:
+    """The fasttext network (clean -> character n-grams -> mean embedding -> softmax).
+
+    Args:
+        config: the model's config.json.
+        vocabulary: the vectorizer's tokens; index 0 is padding, 1 is out-of-vocabulary.
+        embedding: the embedding matrix, (vocabulary, dim).
+        kernel: the output layer's weights, (dim, classes).
+        bias: the output layer's bias, (classes,).
+    """
+
+    def __init__(self, config: dict, vocabulary: list[str], embedding, kernel, bias):
+        layers = {layer["class_name"]: layer["config"] for layer in _layers(config)}
+        cleaning, vectorizer = layers["CleanText"], layers["TextVectorization"]
+        self.rules = [(_python_pattern(p), r) for p, r in cleaning["rules"]]
+        self.prefix, self.suffix = cleaning["prefix"], cleaning["suffix"]
+        self.ngrams = tuple(vectorizer["ngrams"] or (1,))
+        self.length = vectorizer["output_sequence_length"]
+        self.vocab_codes, self.vocab_ids = _vocabulary_codes(vocabulary)
+        self.index = {token: i for i, token in enumerate(vocabulary) if i > 1}
+        self.embedding = np.asarray(embedding, dtype=np.float32)
+        self.kernel = np.asarray(kernel, dtype=np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
+
+    def clean(self, text: str) -> str:
+        """The model's CleanText layer, in Python."""
+        text = text.translate(_ASCII_LOWER)
+        for pattern, replacement in self.rules:
+            text = pattern.sub(replacement, text)
+        return f"{self.prefix}{text}{self.suffix}"
+
+    def token_ids(self, text: str) -> list[int]:
+        """One text's n-gram ids, the vectorizer's way, with dictionary look-ups.
+
+        For one or a few texts this beats the array path below, whose fixed cost is a few
+        dozen NumPy calls. An n-gram is its characters joined by spaces, so with every
+        character followed by a space the n-gram of width w at i is a single slice.
+        """
+        spaced = " ".join(self.clean(text))
+        n, lookup, ids = len(spaced) // 2 + 1, self.index.get, []
+        for width in self.ngrams:
+            span = 2 * width - 1
+            ids += [lookup(spaced[2 * i : 2 * i + span], 1) for i in range(n - width + 1)]
+            if len(ids) >= self.length:
+                break
+        return ids[: self.length]
+
+    def _ngram_codes(self, cleaned: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Every text's n-gram codes in the vectorizer's order, cut to its sequence length.
+
+        TextVectorization emits all n-grams of the first width, then the next width, and
+        keeps the first `length`. Cleaned text is ASCII, so an n-gram of up to 7 characters
+        packs exactly into one integer (its bytes plus its width): no hashing, no collisions.
+
+        Returns:
+            The codes of all texts, concatenated, and each text's number of codes.
+        """
+        lengths = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
+        buffer = np.frombuffer(b"".join(cleaned) + bytes(8), dtype=np.uint8).astype(np.uint64)
+        text_of = np.repeat(np.arange(len(cleaned)), lengths)
+        offset = np.arange(len(text_of)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        kept = np.zeros(len(cleaned), dtype=np.int64)  # n-grams kept so far per text
+        per_width = []
+        for width in self.ngrams:
+            code = np.full(len(text_of), np.uint64(width) << np.uint64(56), dtype=np.uint64)
+            for k in range(width):
+                code |= buffer[k : k + len(text_of)] << np.uint64(8 * k)
+            rank = kept[text_of] + offset  # place in its text's sequence
+            valid = (offset <= lengths[text_of] - width) & (rank < self.length)
+            per_width.append((code[valid], text_of[valid], rank[valid]))
+            kept += np.clip(lengths - width + 1, 0, None)
+        counts = np.minimum(kept, self.length)
+        first = np.cumsum(counts) - counts
+        codes = np.empty(int(counts.sum()), dtype=np.uint64)
+        for code, text, rank in per_width:
+            codes[first[text] + rank] = code
+        return codes, counts
+
+    def _ids(self, codes: np.ndarray) -> np.ndarray:
+        """Vocabulary ids of n-gram codes; unknown n-grams get the out-of-vocabulary id 1."""
+        at = np.minimum(np.searchsorted(self.vocab_codes, codes), len(self.vocab_codes) - 1)
+        return np.where(self.vocab_codes[at] == codes, self.vocab_ids[at], 1)
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """Class probabilities for raw texts, shape (n, classes)."""
+        if len(texts) == 0:
+            return np.zeros((0, len(self.bias)), dtype=np.float32)
+        # Keras takes a masked mean of the n-gram embeddings; padding is never generated
+        # here, so it is a plain mean: a sum per text divided by its n-gram count.
+        if len(texts) <= SMALL_BATCH:
+            sequences = [self.token_ids(text) for text in texts]
+            counts = np.array([len(ids) for ids in sequences])
+            sums = np.stack([self.embedding[ids].sum(axis=0) for ids in sequences])
+        else:
+            cleaned = [self.clean(text).encode("ascii", "replace") for text in texts]
+            codes, counts = self._ngram_codes(cleaned)
+            ids = self._ids(codes)
+            # A sparse count matrix times the embedding: far cheaper for many texts than
+            # gathering one embedding row per n-gram (measured: 17k vs 5k texts/s).
+            indptr = np.concatenate([[0], np.cumsum(counts)])
+            ones = np.ones(len(ids), dtype=np.float32)
+            shape = (len(texts), len(self.embedding))
+            sums = csr_matrix((ones, ids, indptr), shape=shape) @ self.embedding
+        pooled = sums / np.maximum(counts, 1)[:, None].astype(np.float32)
+        logits = pooled @ self.kernel + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+def load_numpy_model(path: str | Path) -> NumpyFastText | None:
+    """Read a `.keras` file into a NumpyFastText, or None if its network is not fasttext.
+
+    Args:
+        path: the model file.
+
+    Returns:
+        The NumPy model, or None when this module cannot run that architecture.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            if not any(layer["class_name"] == "CleanText" for layer in _layers(config)):
+                return None
+            names = [layer["config"].get("name") for layer in _layers(config)]
+            if "fasttext" not in names:
+                return None
+            vocabulary = archive.read(VOCABULARY_ASSET).decode("utf-8").split("\n")
+            with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+                network = next(
+                    group["layers"]
+                    for group in weights["layers"].values()
+                    if "layers" in group and "embedding" in group["layers"]
+                )
+                embedding = network["embedding"]["vars"]["0"][()]
+                kernel, bias = network["dense"]["vars"]["0"][()], network["dense"]["vars"]["1"][()]
+    except (OSError, KeyError, ValueError, StopIteration, zipfile.BadZipFile) as exc:
+        raise RegistryError(f"Model file {path} could not be read: {exc}") from exc
+    return NumpyFastText(config, vocabulary[: len(embedding)], embedding, kernel, bias)

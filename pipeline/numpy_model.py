@@ -40,16 +40,55 @@ def _python_pattern(pattern: str) -> re.Pattern:
     return re.compile(python, re.ASCII)
 
 
-def _vocabulary_codes(vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted integer codes of the character n-gram tokens ("a b c" is the 3-gram abc)."""
-    codes, ids = [], []
-    for i, token in enumerate(vocabulary[2:], start=2):  # 0 is padding, 1 out-of-vocabulary
-        chars = token[::2].encode("ascii")
-        codes.append(sum(c << (8 * k) for k, c in enumerate(chars)) | (len(chars) << 56))
-        ids.append(i)
-    codes, ids = np.array(codes, dtype=np.uint64), np.array(ids, dtype=np.int64)
-    order = np.argsort(codes)
-    return codes[order], ids[order]
+def _ngram_code(chars: bytes) -> int:
+    """An ASCII n-gram of up to 7 characters as one integer: its bytes and its width."""
+    return sum(c << (8 * k) for k, c in enumerate(chars)) | (len(chars) << 56)
+
+
+def _slots(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Fibonacci hashing of codes into a table of 2**bits slots."""
+    with np.errstate(over="ignore"):
+        return (codes * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+
+
+class NgramTable:
+    """An open-addressing hash table from n-gram codes to vocabulary ids, probed with
+    whole arrays at once: several times faster than a binary search per n-gram."""
+
+    EMPTY = np.uint64(0)  # no real code is 0: every code carries its width in the top byte
+
+    def __init__(self, vocabulary: list[str]):
+        tokens = vocabulary[2:]  # 0 is padding, 1 out-of-vocabulary
+        self.bits = max(4, int(np.ceil(np.log2(len(tokens) * 2 + 1))))
+        size = 1 << self.bits
+        keys, ids = [0] * size, [1] * size
+        self.max_probe = 0
+        codes = np.array([_ngram_code(t[::2].encode("ascii")) for t in tokens], dtype=np.uint64)
+        slots = _slots(codes, self.bits).tolist()
+        for token_id, (code, slot) in enumerate(zip(codes.tolist(), slots, strict=True), start=2):
+            probe = 0
+            while keys[(slot + probe) % size] not in (0, code):
+                probe += 1
+            keys[(slot + probe) % size], ids[(slot + probe) % size] = code, token_id
+            self.max_probe = max(self.max_probe, probe)
+        self.keys = np.array(keys, dtype=np.uint64)
+        self.ids = np.array(ids, dtype=np.int64)
+
+    def lookup(self, codes: np.ndarray) -> np.ndarray:
+        """Vocabulary ids of n-gram codes; unknown n-grams get the out-of-vocabulary id 1."""
+        mask = np.uint64((1 << self.bits) - 1)
+        slots = _slots(codes, self.bits)
+        ids = np.ones(len(codes), dtype=np.int64)
+        pending = np.arange(len(codes))
+        for _ in range(self.max_probe + 1):
+            found = self.keys[slots[pending]]
+            hit = found == codes[pending]
+            ids[pending[hit]] = self.ids[slots[pending[hit]]]
+            pending = pending[~hit & (found != self.EMPTY)]
+            if not len(pending):
+                break
+            slots[pending] = (slots[pending] + np.uint64(1)) & mask
+        return ids
 
 
 class NumpyFastText:
@@ -70,7 +109,7 @@ class NumpyFastText:
         self.prefix, self.suffix = cleaning["prefix"], cleaning["suffix"]
         self.ngrams = tuple(vectorizer["ngrams"] or (1,))
         self.length = vectorizer["output_sequence_length"]
-        self.vocab_codes, self.vocab_ids = _vocabulary_codes(vocabulary)
+        self.table = NgramTable(vocabulary)
         self.index = {token: i for i, token in enumerate(vocabulary) if i > 1}
         self.embedding = np.asarray(embedding, dtype=np.float32)
         self.kernel = np.asarray(kernel, dtype=np.float32)
@@ -130,11 +169,6 @@ class NumpyFastText:
             codes[first[text] + rank] = code
         return codes, counts
 
-    def _ids(self, codes: np.ndarray) -> np.ndarray:
-        """Vocabulary ids of n-gram codes; unknown n-grams get the out-of-vocabulary id 1."""
-        at = np.minimum(np.searchsorted(self.vocab_codes, codes), len(self.vocab_codes) - 1)
-        return np.where(self.vocab_codes[at] == codes, self.vocab_ids[at], 1)
-
     def predict_proba(self, texts) -> np.ndarray:
         """Class probabilities for raw texts, shape (n, classes)."""
         if len(texts) == 0:
@@ -148,7 +182,7 @@ class NumpyFastText:
         else:
             cleaned = [self.clean(text).encode("ascii", "replace") for text in texts]
             codes, counts = self._ngram_codes(cleaned)
-            ids = self._ids(codes)
+            ids = self.table.lookup(codes)
             # A sparse count matrix times the embedding: far cheaper for many texts than
             # gathering one embedding row per n-gram (measured: 17k vs 5k texts/s).
             indptr = np.concatenate([[0], np.cumsum(counts)])

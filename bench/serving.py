@@ -1,0 +1,105 @@
+"""Serving speed: one text's latency and batch throughput, each against Keras in the same run.
+
+    python bench/serving.py [--models-dir models] [--version V] [--data data/sample.csv]
+
+Prints p50/p95 latency of the whole path (clean -> vectorise -> model -> probabilities)
+for one text through: this project's predictor (NumPy), the same Keras model through a
+`tf.function`, `model.predict`, and the tutorial's habit of loading the model per request;
+then texts per second over 10,000 texts against `model.predict(batch_size=1024)`.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from pipeline import config, load_predictor  # noqa: E402
+from pipeline.data import load_labelled_data  # noqa: E402
+from pipeline.registry import Registry  # noqa: E402
+
+
+def timings(call, texts: list[str], repeats: int) -> list[float]:
+    """Seconds per call, one text per call, cycling through `texts`."""
+    call(texts[0])  # warm up: traces, caches
+    seconds = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        call(texts[i % len(texts)])
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", default=str(config.DEFAULT_MODELS_DIR))
+    parser.add_argument("--version")
+    parser.add_argument("--data", default=str(config.SAMPLE_DATA_PATH))
+    parser.add_argument("--repeats", type=int, default=2000)
+    args = parser.parse_args()
+    texts = load_labelled_data(args.data).frame["text"].tolist()
+    registry = Registry(args.models_dir)
+    version = registry.resolve(args.version)
+    fast = load_predictor(args.models_dir, version, backend="numpy")
+    keras = load_predictor(args.models_dir, version, backend="keras")
+    model = registry.load_model(version)
+
+    def load_per_request(text):
+        Registry(args.models_dir).load_model(version).predict(
+            np.array([text], dtype=object), verbose=0
+        )
+
+    paths = {
+        "this project (NumPy)": (lambda t: fast.predict_proba([t]), args.repeats),
+        "Keras via tf.function": (lambda t: keras.predict_proba([t]), args.repeats // 4),
+        "Keras model.predict": (
+            lambda t: model.predict(np.array([t], dtype=object), verbose=0),
+            args.repeats // 20,
+        ),
+        "tutorial: load per request": (load_per_request, 10),
+    }
+    print(f"model {version} ({registry.metadata(version)['architecture']}), {len(texts)} texts")
+    print("\nsingle text, warm process, whole path")
+    print("| path | p50 ms | p95 ms | p50 vs this project |")
+    print("|---|---|---|---|")
+    ours = None
+    for name, (call, repeats) in paths.items():
+        seconds = timings(call, texts, repeats)
+        p50, p95 = percentile(seconds, 50) * 1000, percentile(seconds, 95) * 1000
+        ours = ours or p50
+        print(f"| {name} | {p50:.3f} | {p95:.3f} | {p50 / ours:.1f}x |")
+
+    batch = (texts * (10_000 // len(texts) + 1))[:10_000]
+    print("\nbatch of 10,000 texts (best of 3)")
+    print("| path | texts/s | vs Keras model.predict |")
+    print("|---|---|---|")
+    rates = {}
+    for name, call in {
+        "this project (NumPy)": lambda: fast.predict_proba(batch),
+        "Keras model.predict(batch_size=1024)": lambda: model.predict(
+            np.array(batch, dtype=object), batch_size=1024, verbose=0
+        ),
+    }.items():
+        call()
+        best = min(_time(call) for _ in range(3))
+        rates[name] = len(batch) / best
+    reference = rates["Keras model.predict(batch_size=1024)"]
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:,.0f} | {rate / reference:.2f}x |")
+
+
+def _time(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from pipeline import config
 from pipeline.errors import DataError
@@ -269,6 +268,9 @@ def load_labelled_data(
 
 def _hold_out(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split off about `share` of the rows, grouped by normalised text and stratified by label."""
+    # Imported here: serving never splits, and scikit-learn costs a second at start-up.
+    from sklearn.model_selection import StratifiedGroupKFold
+
     groups = frame["text"].map(normalize_for_grouping)
     n_splits = max(2, round(1 / share))
     folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)

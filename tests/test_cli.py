@@ -132,3 +132,28 @@ def test_models_lists_versions_and_marks_the_active_one(tiny_models_dir):
     assert result.returncode == 0, result.stderr
     rows = result.stdout.strip().splitlines()[1:]
     assert len(rows) == 1 and rows[0].startswith("* ") and "sample.csv" in rows[0]
+
+
+def test_csv_scoring_holds_one_chunk_at_a_time(tiny_models_dir, tmp_path, monkeypatch):
+    import pipeline.predict as predict
+
+    source = tmp_path / "big.csv"
+    pd.DataFrame({"text": [f"tweet {i}, =1+{i}" for i in range(537)]}).to_csv(source, index=False)
+    held = []
+    real_score_frame = predict.score_frame
+
+    def recording_score_frame(predictor, frame, column, on_progress=None):
+        held.append(len(frame))
+        return real_score_frame(predictor, frame, column, on_progress)
+
+    monkeypatch.setattr(predict, "score_frame", recording_score_frame)
+    progress = []
+    predictor = predict.load_predictor(tiny_models_dir)
+    rows = predict.score_csv(
+        predictor, source, tmp_path / "out.csv", chunk_rows=100, on_progress=progress.append
+    )
+    assert rows == 537 and max(held) == 100 and sum(held) == 537
+    assert progress == [100, 200, 300, 400, 500, 537]
+    scored = pd.read_csv(tmp_path / "out.csv")
+    assert len(scored) == 537
+    assert scored["text"].str.startswith("tweet").all()  # text cells with "=" stay as they were

@@ -109,6 +109,9 @@ class NumpyFastText:
         self.prefix, self.suffix = cleaning["prefix"], cleaning["suffix"]
         self.ngrams = tuple(vectorizer["ngrams"] or (1,))
         self.length = vectorizer["output_sequence_length"]
+        # The first width alone fills the sequence once a text has this many characters,
+        # so longer cleaned texts can be cut there without changing any id.
+        self.max_chars = self.length + self.ngrams[0] - 1
         self.table = NgramTable(vocabulary)
         self.index = {token: i for i, token in enumerate(vocabulary) if i > 1}
         self.embedding = np.asarray(embedding, dtype=np.float32)
@@ -129,7 +132,7 @@ class NumpyFastText:
         dozen NumPy calls. An n-gram is its characters joined by spaces, so with every
         character followed by a space the n-gram of width w at i is a single slice.
         """
-        spaced = " ".join(self.clean(text))
+        spaced = " ".join(self.clean(text)[: self.max_chars])
         n, lookup, ids = len(spaced) // 2 + 1, self.index.get, []
         for width in self.ngrams:
             span = 2 * width - 1
@@ -180,7 +183,9 @@ class NumpyFastText:
             counts = np.array([len(ids) for ids in sequences])
             sums = np.stack([self.embedding[ids].sum(axis=0) for ids in sequences])
         else:
-            cleaned = [self.clean(text).encode("ascii", "replace") for text in texts]
+            cleaned = [
+                self.clean(text)[: self.max_chars].encode("ascii", "replace") for text in texts
+            ]
             codes, counts = self._ngram_codes(cleaned)
             ids = self.table.lookup(codes)
             # A sparse count matrix times the embedding: far cheaper for many texts than

@@ -17,7 +17,7 @@ from pipeline.train import train_and_save
 HOSTILE = [
     "", "   ", "a", "ab", "x" * 5000, "\U0001f600\U0001f621", "caf\u00e9 \u202e\u200b", "nul\x00l",
     "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))", "RT @user: http://t.co/a\u2026",
-    "lone \ud800 surrogate",
+    "lone \ud800 surrogate", "word " * 200_000, "http://" + "a" * 100_000,
 ]  # fmt: skip
 
 

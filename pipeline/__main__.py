@@ -47,8 +47,9 @@ def predict_command(args) -> int:
             print(f"{result['label']}\t{format_probabilities(result['probabilities'])}\t{text}")
         return 0
 
-    def show(rows: int) -> None:
-        print(f"\rscored {rows:,} rows", end="", file=sys.stderr, flush=True)
+    def show(rows: int, share: float) -> None:
+        bar = "#" * int(share * 30)
+        print(f"\r[{bar:<30}] {share:4.0%}  {rows:,} rows", end="", file=sys.stderr, flush=True)
 
     rows = score_csv(predictor, args.input, args.output, args.text_column, on_progress=show)
     print(f"\nwrote {rows:,} scored rows to {args.output}", file=sys.stderr)

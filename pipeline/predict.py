@@ -192,7 +192,7 @@ def score_csv(
     output_path: str | os.PathLike,
     text_column: str = config.DEFAULT_TEXT_COLUMN,
     chunk_rows: int = 10_000,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, float], None] | None = None,
 ) -> int:
     """Score a CSV file chunk by chunk and write the result; nothing partial is left behind.
 
@@ -202,7 +202,8 @@ def score_csv(
         output_path: where to write the input columns plus the prediction columns.
         text_column: the column holding the texts.
         chunk_rows: rows held in memory at once.
-        on_progress: called with the number of rows scored so far.
+        on_progress: called after each chunk with the rows scored so far and the share of
+            the file read (from the file position, so it needs no counting pass).
 
     Returns:
         The number of rows scored.
@@ -214,16 +215,17 @@ def score_csv(
     encoding = detect_encoding(input_path, name)
     output_path = Path(output_path)
     temp = output_path.with_name(f".{output_path.name}.partial")
-    rows = 0
+    rows, size = 0, max(input_path.stat().st_size, 1)
     try:
+        source = open(input_path, "rb")  # noqa: SIM115  closed below; its position is progress
         reader = pd.read_csv(
-            input_path,
+            source,
             encoding=encoding,
             dtype=str,
             keep_default_na=False,
             chunksize=chunk_rows,
         )
-        with open(temp, "w", encoding="utf-8", newline="") as handle:
+        with source, open(temp, "w", encoding="utf-8", newline="") as handle:
             for i, chunk in enumerate(reader):
                 if i == 0:
                     require_columns(chunk, [text_column], name)
@@ -232,7 +234,7 @@ def score_csv(
                 )
                 rows += len(chunk)
                 if on_progress:
-                    on_progress(rows)
+                    on_progress(rows, min(source.tell() / size, 1.0))
         if rows == 0:
             raise DataError(f"{name} has no rows to score.")
         os.replace(temp, output_path)

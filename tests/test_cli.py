@@ -150,10 +150,13 @@ def test_csv_scoring_holds_one_chunk_at_a_time(tiny_models_dir, tmp_path, monkey
     progress = []
     predictor = predict.load_predictor(tiny_models_dir)
     rows = predict.score_csv(
-        predictor, source, tmp_path / "out.csv", chunk_rows=100, on_progress=progress.append
-    )
+        predictor, source, tmp_path / "out.csv", chunk_rows=100,
+        on_progress=lambda rows, share: progress.append((rows, share)),
+    )  # fmt: skip
     assert rows == 537 and max(held) == 100 and sum(held) == 537
-    assert progress == [100, 200, 300, 400, 500, 537]
+    assert [done for done, _ in progress] == [100, 200, 300, 400, 500, 537]
+    shares = [share for _, share in progress]
+    assert shares == sorted(shares) and shares[-1] == 1.0
     scored = pd.read_csv(tmp_path / "out.csv")
     assert len(scored) == 537
     assert scored["text"].str.startswith("tweet").all()  # text cells with "=" stay as they were

@@ -16,14 +16,14 @@ from ui.predict_tab import predict_ui
 from ui.retrain_tab import retrain_ui
 
 
-def version_ui(registry) -> str:
-    """The sidebar's version choice; it defaults to the active version."""
+def version_ui(registry, default: str) -> str:
+    """The sidebar's version choice; it defaults to the active version when that is healthy."""
     versions = registry.versions()
-    active = registry.active_version() or versions[0]
+    active = registry.active_version()
     return st.sidebar.selectbox(
         "Model version",
         versions,
-        index=versions.index(active) if active in versions else 0,
+        index=versions.index(default),
         key="version",
         format_func=lambda v: f"{v} (active)" if v == active else v,
     )
@@ -60,13 +60,24 @@ def main() -> None:
             f"No model in {registry.root}. Train one with: python train.py --data data/sample.csv"
         )
         st.stop()
-    version = version_ui(registry)
+    default = registry.healthy_default()
+    if default is None:
+        st.title("Tweet sentiment")
+        st.error(f"Every model in {registry.root} is broken. Train a new one with train.py.")
+        st.stop()
+    active = registry.active_version()
+    if active is not None and active != default:
+        st.warning(
+            f"The active version {active} cannot be loaded ({registry.problem(active)}); "
+            f"the app is using {default}, the newest healthy version, instead."
+        )
+    version = version_ui(registry, default)
     admin_ui()
     try:
         predictor = get_predictor(str(registry.root), version)
     except SentimentError as exc:
-        st.error(str(exc))
-        st.stop()
+        st.error(f"{exc} Showing {default} instead.")
+        predictor = get_predictor(str(registry.root), default)
     header_ui(predictor)
     tabs = st.tabs(["Predict", "Batch", "Data", "Models", "Retrain"])
     predict_tab, batch_tab, data_tab, models_tab, retrain_tab = tabs

@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import time
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,6 +155,29 @@ class Registry:
             return keras.saving.load_model(model_path, safe_mode=True)
         except Exception as exc:  # any failure to load means the version is broken
             raise RegistryError(f"Model file {model_path} could not be loaded: {exc}") from exc
+
+    def problem(self, version: str) -> str | None:
+        """Why a version's model file cannot be loaded, or None if it looks whole.
+
+        A cheap check (the file exists and is a zip with the parts Keras writes), so the
+        app can list broken versions and start on a healthy one without loading them all.
+        """
+        model_path = self.root / version / MODEL_FILE
+        if not model_path.is_file():
+            return f"{MODEL_FILE} is missing"
+        try:
+            with zipfile.ZipFile(model_path) as archive:
+                missing = {"config.json", "model.weights.h5"} - set(archive.namelist())
+        except (zipfile.BadZipFile, OSError) as exc:
+            return f"{MODEL_FILE} is unreadable ({exc})"
+        return f"{MODEL_FILE} lacks {', '.join(sorted(missing))}" if missing else None
+
+    def healthy_default(self) -> str | None:
+        """The active version if its file is whole, else the newest whole one, else None."""
+        candidates = [self.active_version(), *self.versions()]
+        return next(
+            (v for v in candidates if v and v in self.versions() and not self.problem(v)), None
+        )
 
     def load_numpy_model(self, version: str | None = None):
         """Load a version for TensorFlow-free serving (see pipeline.numpy_model).

@@ -184,3 +184,26 @@ def test_a_wrong_prediction_can_be_corrected_and_shows_in_the_data_tab(
     ]
     table = next(d.value for d in at.dataframe if "correct_label" in d.value.columns)
     assert table["text"].tolist() == ["WORST SHOW EVER"]
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_a_broken_active_model_is_reported_and_a_healthy_one_used(
+    monkeypatch, two_versions, damage
+):
+    registry = Registry(two_versions)
+    active = registry.active_version()
+    healthy = next(v for v in registry.versions() if v != active)
+    model_file = two_versions / active / "model.keras"
+    if damage == "corrupt":
+        model_file.write_bytes(b"not a zip at all")
+    else:
+        model_file.unlink()
+    at = run_app(monkeypatch, two_versions)
+    assert not at.exception
+    assert f"The active version {active} cannot be loaded" in at.warning[0].value
+    assert at.selectbox(key="version").value == healthy
+    table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    status = dict(zip(table["version"], table["status"], strict=True))
+    assert status[active].startswith("broken") and status[healthy] == "ok"
+    at = predict(at, "WORST SHOW EVER")
+    assert metric(at, "Predicted label").value in ("negative", "neutral", "positive")

@@ -12,13 +12,16 @@ from ui.guard import is_admin
 KEY_PARAMS = ("vocab_size", "sequence_length", "embedding_dim", "epochs", "learning_rate")
 
 
-def versions_table(rows: list[dict]) -> pd.DataFrame:
+def versions_table(rows: list[dict], registry: Registry) -> pd.DataFrame:
     """One line per version: when, what, how well, on which data; the active one marked."""
     return pd.DataFrame(
         [
             {
                 "active": "✔" if row["active"] else "",
                 "version": row["version"],
+                "status": f"broken: {problem}"
+                if (problem := registry.problem(row["version"]))
+                else "ok",
                 "created": row.get("created", "")[:19].replace("T", " "),
                 "architecture": row.get("architecture", "?"),
                 **{name: row.get("params", {}).get(name) for name in KEY_PARAMS},
@@ -85,13 +88,17 @@ def registry_action(action, version: str, done: str) -> None:
 def actions_ui(registry: Registry, version: str, active: str | None) -> None:
     """Download, promote and delete one version."""
     left, middle, right = st.columns(3)
+    problem = registry.problem(version)
+    if problem:
+        st.warning(f"Version {version} is broken: {problem}. It can be deleted, not used.")
     left.download_button(
         "Download .keras",
-        data=(registry.path(version) / MODEL_FILE).read_bytes(),
+        data=b"" if problem else (registry.path(version) / MODEL_FILE).read_bytes(),
         file_name=f"sentiment-{version}.keras",
         mime="application/octet-stream",
         on_click="ignore",
         key="model_download",
+        disabled=bool(problem),
     )
     admin = is_admin()
     if middle.button("Make active", key="promote", disabled=version == active or not admin):
@@ -111,7 +118,7 @@ def models_ui(registry: Registry) -> None:
     """The whole Models tab."""
     rows = registry.list()
     active = registry.active_version()
-    st.dataframe(versions_table(rows), width="stretch", hide_index=True)
+    st.dataframe(versions_table(rows, registry), width="stretch", hide_index=True)
     versions = [row["version"] for row in rows]
     st.subheader("Details")
     version = st.selectbox(

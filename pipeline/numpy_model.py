@@ -9,7 +9,6 @@ the standard library, NumPy and h5py. tests/test_numpy_model.py checks it agains
 
 import io
 import json
-import re
 import zipfile
 from pathlib import Path
 
@@ -18,10 +17,10 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from pipeline.errors import RegistryError
+from pipeline.text import apply_rules, compile_rules
 
 SMALL_BATCH = 16
 VOCABULARY_ASSET = "assets/layers/text_vectorization/vocabulary.txt"
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _layers(config: dict) -> list[dict]:
@@ -32,12 +31,6 @@ def _layers(config: dict) -> list[dict]:
         if "layers" in layer["config"]:
             found.extend(_layers(layer))
     return found
-
-
-def _python_pattern(pattern: str) -> re.Pattern:
-    # RE2 spells a code point \x{2019}; Python's re spells it \u2019.
-    python = re.sub(r"\\x\{([0-9a-fA-F]+)\}", lambda m: chr(int(m.group(1), 16)), pattern)
-    return re.compile(python, re.ASCII)
 
 
 def _ngram_code(chars: bytes) -> int:
@@ -105,7 +98,7 @@ class NumpyFastText:
     def __init__(self, config: dict, vocabulary: list[str], embedding, kernel, bias):
         layers = {layer["class_name"]: layer["config"] for layer in _layers(config)}
         cleaning, vectorizer = layers["CleanText"], layers["TextVectorization"]
-        self.rules = [(_python_pattern(p), r) for p, r in cleaning["rules"]]
+        self.rules = compile_rules(cleaning["rules"])
         self.prefix, self.suffix = cleaning["prefix"], cleaning["suffix"]
         self.ngrams = tuple(vectorizer["ngrams"] or (1,))
         self.length = vectorizer["output_sequence_length"]
@@ -120,10 +113,7 @@ class NumpyFastText:
 
     def clean(self, text: str) -> str:
         """The model's CleanText layer, in Python."""
-        text = text.translate(_ASCII_LOWER)
-        for pattern, replacement in self.rules:
-            text = pattern.sub(replacement, text)
-        return f"{self.prefix}{text}{self.suffix}"
+        return f"{self.prefix}{apply_rules(text, self.rules)}{self.suffix}"
 
     def token_ids(self, text: str) -> list[int]:
         """One text's n-gram ids, the vectorizer's way, with dictionary look-ups.

@@ -174,10 +174,9 @@ class Registry:
 
     def healthy_default(self) -> str | None:
         """The active version if its file is whole, else the newest whole one, else None."""
-        candidates = [self.active_version(), *self.versions()]
-        return next(
-            (v for v in candidates if v and v in self.versions() and not self.problem(v)), None
-        )
+        versions = self.versions()
+        candidates = [self.active_version(), *versions]
+        return next((v for v in candidates if v in versions and not self.problem(v)), None)
 
     def load_numpy_model(self, version: str | None = None):
         """Load a version for TensorFlow-free serving (see pipeline.numpy_model).

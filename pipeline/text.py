@@ -52,10 +52,32 @@ _LEADING_RETWEET = re.compile(r"^\s*rt\s+@\w+:?\s*", re.ASCII)
 _URL = re.compile(CLEANING_RULES[0][0], re.ASCII)
 _SPACES = re.compile(r"\s+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_PY_RULES = [
-    (re.compile(pattern.replace(r"\x{2019}", "\u2019"), re.ASCII), repl)
-    for pattern, repl in CLEANING_RULES
-]
+
+
+def compile_rules(rules) -> list[tuple[re.Pattern, str]]:
+    """Compile (pattern, replacement) rules written for RE2 for Python's `re`.
+
+    Args:
+        rules: pairs as in CLEANING_RULES, or as stored in a saved model's CleanText config.
+
+    Returns:
+        Compiled pairs; RE2's code-point escape \\x{2019} becomes the character itself.
+    """
+    return [
+        (re.compile(re.sub(r"\\x\{([0-9a-fA-F]+)\}", lambda m: chr(int(m[1], 16)), p), re.ASCII), r)
+        for p, r in rules
+    ]
+
+
+def apply_rules(text: str, rules: list[tuple[re.Pattern, str]]) -> str:
+    """ASCII-lower-case a text, then run compiled rules over it in order."""
+    text = ascii_lower(text)
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+_PY_RULES = compile_rules(CLEANING_RULES)
 
 
 def ascii_lower(text: str) -> str:
@@ -79,10 +101,7 @@ def clean_text(text: str) -> str:
     Returns:
         Space-separated lower-case tokens, e.g. "RT @gop: Support #Trump!" -> "support trump".
     """
-    text = ascii_lower(text)
-    for pattern, repl in _PY_RULES:
-        text = pattern.sub(repl, text)
-    return text
+    return apply_rules(text, _PY_RULES)
 
 
 def clean_text_bounded(text: str) -> str:

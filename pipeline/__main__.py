@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline predict ...` and `python -m pipeline models`."""
+"""Command line: `python -m pipeline predict ...`, `... models` and `... export`."""
 
 import sys
 
@@ -9,7 +9,7 @@ from pipeline.registry import Registry
 
 
 def build_parser() -> ArgumentParser:
-    """The parser with the `predict` and `models` subcommands."""
+    """The parser with the `predict`, `models` and `export` subcommands."""
     parser = ArgumentParser(prog="python -m pipeline", description="Use trained sentiment models.")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="score texts or a CSV file")
@@ -18,11 +18,18 @@ def build_parser() -> ArgumentParser:
     predict.add_argument("--output", help="where to write the scored CSV (with --input)")
     predict.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
     models = commands.add_parser("models", help="list the model versions")
-    for sub in (predict, models):
+    export = commands.add_parser(
+        "export", help="write a version as a TensorFlow SavedModel for TF Serving"
+    )
+    export.add_argument(
+        "--out", required=True, help="a new or empty folder, e.g. serving/sentiment/1"
+    )
+    for sub in (predict, models, export):
         sub.add_argument(
             "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
         )
-    predict.add_argument("--version", help="model version (default: the active one)")
+    for sub in (predict, export):
+        sub.add_argument("--version", help="model version (default: the active one)")
     return parser
 
 
@@ -47,12 +54,20 @@ def predict_command(args) -> int:
             print(f"{result['label']}\t{format_probabilities(result['probabilities'])}\t{text}")
         return 0
 
+    shown = False
+
     def show(rows: int, share: float) -> None:
+        nonlocal shown
         bar = "#" * int(share * 30)
         print(f"\r[{bar:<30}] {share:4.0%}  {rows:,} rows", end="", file=sys.stderr, flush=True)
+        shown = True
 
-    rows = score_csv(predictor, args.input, args.output, args.text_column, on_progress=show)
-    print(f"\nwrote {rows:,} scored rows to {args.output}", file=sys.stderr)
+    try:
+        rows = score_csv(predictor, args.input, args.output, args.text_column, on_progress=show)
+    finally:
+        if shown:  # end the progress line, so what follows (even an error) has its own line
+            print(file=sys.stderr)
+    print(f"wrote {rows:,} scored rows to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -78,10 +93,22 @@ def models_command(args) -> int:
     return 0
 
 
+def export_command(args) -> int:
+    """Write a version as a SavedModel whose signature takes raw strings."""
+    from pipeline.export import SIGNATURE, export_saved_model
+
+    version = Registry(config.models_dir(args.models_dir)).resolve(args.version)
+    out_dir = export_saved_model(args.models_dir, version, args.out)
+    outputs = "probabilities, label, labels"
+    print(f"exported {version} to {out_dir} (signature {SIGNATURE}: text -> {outputs})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand. Returns the exit code."""
     args = build_parser().parse_args(argv)
-    return {"predict": predict_command, "models": models_command}[args.command](args)
+    commands = {"predict": predict_command, "models": models_command, "export": export_command}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

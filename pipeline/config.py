@@ -36,6 +36,14 @@ MAX_RETRAIN_PARAMETERS = 3_000_000
 ADMIN_PASSWORD_SECRET = "admin_password"
 TRAIN_NEEDS_PASSWORD_SECRET = "require_password_to_train"
 
+# The longest text the Predict box and the REST API take (api.py, ui/predict_tab.py), and
+# the API's other limits. The body cap fits a full batch of the longest texts even when
+# every character is sent JSON-escaped as a surrogate pair (12 bytes), so a request within
+# the text and batch limits never hits it, while a huge body is refused before it is parsed.
+MAX_TEXT_CHARS = 1_000
+MAX_API_BATCH = 100
+MAX_API_BODY_BYTES = 2_000_000
+
 
 def models_dir(override: str | os.PathLike | None = None) -> Path:
     """Resolve the models folder.

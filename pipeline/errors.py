@@ -27,3 +27,19 @@ class TrainingCancelled(SentimentError):
 
 class JobBusy(SentimentError):
     """A training job is already running on this server."""
+
+
+class RequestError(SentimentError):
+    """A REST API request is malformed: bad JSON or form data, a missing or wrong field."""
+
+
+class RequestTooLarge(RequestError):
+    """A REST API request is over a size limit: text length, batch size or body bytes."""
+
+
+class UnsupportedContentType(RequestError):
+    """A REST API request's body is neither JSON nor form data."""
+
+
+class ExportError(SentimentError):
+    """A model cannot be exported where the user asked."""

@@ -4,13 +4,14 @@ import html
 
 import streamlit as st
 
+from pipeline import config
 from pipeline.errors import SentimentError
 from pipeline.explain import explain_by_occlusion
 from pipeline.feedback import record_feedback
 from pipeline.predict import Predictor
 from ui.charts import label_colors, probability_chart
+from ui.common import escape_markdown, show_error
 
-MAX_TEXT_CHARS = 1000
 EXAMPLES = {
     "negative": "WORST SHOW EVER. What a disaster of a debate.",
     "neutral": "Who is moderating the debate tonight?",
@@ -36,7 +37,7 @@ def input_ui() -> str | None:
     with st.form("predict_form"):
         text = st.text_area(
             "Text to classify",
-            max_chars=MAX_TEXT_CHARS,
+            max_chars=config.MAX_TEXT_CHARS,
             key="predict_text",
             placeholder="Type or paste a tweet…",
         )
@@ -75,7 +76,7 @@ def result_ui(predictor: Predictor, text: str) -> None:
     probabilities, label = explanation["probabilities"], explanation["label"]
     st.metric(
         "Predicted label",
-        label,
+        escape_markdown(label),  # labels come from the training data; a metric renders Markdown
         f"{probabilities[label]:.1%} probability",
         delta_color="off",
         delta_arrow="off",
@@ -90,13 +91,19 @@ def feedback_ui(predictor: Predictor, text: str, predicted: str) -> None:
     """Mark the prediction as wrong and give the right label; stored for retraining."""
     with st.expander("Wrong? Give the right label"):
         others = [label for label in predictor.labels if label != predicted]
-        correct = st.radio("The right label", others, key="feedback_label", horizontal=True)
+        correct = st.radio(
+            "The right label",
+            others,
+            key="feedback_label",
+            horizontal=True,
+            format_func=escape_markdown,  # radio options render Markdown
+        )
         if st.button("Save feedback", key="feedback_save"):
             try:
                 record_feedback(text, predicted, correct, predictor.version)
                 st.success("Thanks: saved to the feedback file. The Retrain tab can use it.")
             except SentimentError as exc:
-                st.error(str(exc))
+                show_error(exc)
 
 
 def predict_ui(predictor: Predictor) -> None:

@@ -1,0 +1,165 @@
+"""The logic behind the REST API (api.py): the model it serves, its health, and the shape
+of its answers. Requests are read and checked in pipeline.api_input.
+
+Like the dashboard and the CLI, it hands raw texts to the predictor; no text handling of its
+own lives here. Errors meant for the client are raised as pipeline.errors types; api.py maps
+them to HTTP statuses with `status_for`, in one handler.
+"""
+
+import math
+from dataclasses import dataclass
+
+from pipeline import config
+from pipeline.errors import (
+    RegistryError,
+    RequestError,
+    RequestTooLarge,
+    SentimentError,
+    UnsupportedContentType,
+)
+from pipeline.predict import Predictor, load_predictor
+from pipeline.registry import Registry
+
+# The first matching type gives the status; other user errors answer 400.
+STATUS_BY_ERROR = (
+    (RequestTooLarge, 413),
+    (UnsupportedContentType, 415),
+    (RequestError, 422),
+    (RegistryError, 503),
+)
+
+
+def status_for(error: SentimentError) -> int:
+    """The HTTP status that answers a user error."""
+    return next((status for kind, status in STATUS_BY_ERROR if isinstance(error, kind)), 400)
+
+
+@dataclass
+class Service:
+    """The model the API serves, loaded once.
+
+    Args:
+        registry: the models folder.
+        predictor: the loaded model, or None when no version could be loaded.
+        notice: why the served version is not the active one, or why nothing is served.
+    """
+
+    registry: Registry
+    predictor: Predictor | None
+    notice: str | None = None
+
+    def require_predictor(self) -> Predictor:
+        """The predictor; a RegistryError (503) when there is none."""
+        if self.predictor is None:
+            raise RegistryError(self.notice or "No model is loaded.")
+        return self.predictor
+
+
+def load_service(models_dir: str | None = None) -> Service:
+    """Load the active version, or the newest healthy one if the active one is broken.
+
+    Args:
+        models_dir: the models folder; default $SENTIMENT_MODELS_DIR or models/.
+
+    Returns:
+        The service, with a notice when it does not serve the active version.
+    """
+    registry = Registry(config.models_dir(models_dir))
+    versions = registry.versions()
+    if not versions:
+        hint = "Train one with: python train.py --data data/sample.csv"
+        return Service(registry, None, f"No model in {registry.root}. {hint}")
+    default = registry.healthy_default()
+    # healthy_default only checks the file's parts, so a version that still fails to load
+    # gives way to the next whole one.
+    candidates = [v for v in dict.fromkeys([default, *versions]) if v and not registry.problem(v)]
+    failures: dict[str, str] = {}
+    for version in candidates:
+        try:
+            predictor = load_predictor(registry.root, version)
+        except SentimentError as exc:
+            failures[version] = str(exc)
+            continue
+        return Service(registry, predictor, _fallback_notice(registry, version, failures))
+    broken = f"Every model in {registry.root} is broken. Train a new one with train.py."
+    return Service(registry, None, broken)
+
+
+def _fallback_notice(registry: Registry, served: str, failures: dict[str, str]) -> str | None:
+    active = registry.active_version()
+    if active is None or active == served:
+        return None
+    if active not in registry.versions():
+        reason = "it is not in the models folder"
+    else:
+        reason = failures.get(active) or registry.problem(active)
+    return (
+        f"The active version {active} cannot be loaded ({reason}); serving {served}, "
+        "the newest healthy version, instead."
+    )
+
+
+def health(service: Service) -> tuple[int, dict]:
+    """The /health answer: 200 when a model is served (status "degraded" if it is not the
+    active one), 503 when none is."""
+    predictor = service.predictor
+    if predictor is None:
+        return 503, {"status": "unavailable", "version": None, "detail": service.notice}
+    status = "degraded" if service.notice else "ok"
+    return 200, {"status": status, "version": predictor.version, "detail": service.notice}
+
+
+def _finite(value) -> float | None:
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def list_models(service: Service) -> dict:
+    """Every version, newest first, with the active one and the served one marked.
+
+    Args:
+        service: the running service.
+
+    Returns:
+        {"active": id, "serving": id, "versions": [{version, active, serving, ...}]}.
+    """
+    registry = service.registry
+    active = registry.active_version()
+    serving = service.predictor.version if service.predictor else None
+    rows = []
+    for version in registry.versions():
+        try:
+            meta, problem = registry.metadata(version), registry.problem(version)
+        except RegistryError as exc:
+            meta, problem = {}, str(exc)
+        metrics = meta.get("metrics", {})
+        rows.append(
+            {
+                "version": version,
+                "active": version == active,
+                "serving": version == serving,
+                "created": meta.get("created"),
+                "architecture": meta.get("architecture"),
+                "labels": meta.get("labels"),
+                "accuracy": _finite(metrics.get("accuracy")),
+                "macro_f1": _finite(metrics.get("macro_f1")),
+                "problem": problem,
+            }
+        )
+    return {"active": active, "serving": serving, "versions": rows}
+
+
+def predict_answer(predictor: Predictor, texts: list[str], single: bool) -> dict:
+    """The label and every class's probability, with the model version.
+
+    Args:
+        predictor: the served model.
+        texts: checked texts.
+        single: answer for one "text" rather than a list.
+
+    Returns:
+        {"label", "probabilities", "version"}, or {"predictions": [...], "version"}.
+    """
+    results = predictor.predict(texts)
+    if single:
+        return {**results[0], "version": predictor.version}
+    return {"predictions": results, "version": predictor.version}

@@ -1,20 +1,14 @@
 """Load a labelled CSV, validate it, and split it into train / validation / test without leakage."""
 
-import codecs
-import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline import config
+from pipeline.csvfile import read_csv, require_columns
 from pipeline.errors import DataError
 from pipeline.text import normalize_for_grouping
-
-# Encodings tried in order after the byte-order marks; latin-1 decodes any byte, so it is last.
-FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
 @dataclass
@@ -66,140 +60,6 @@ class Splits:
         }
 
 
-def read_bytes(source: str | Path | bytes) -> tuple[bytes, str]:
-    """Read a file's raw bytes.
-
-    Args:
-        source: a path, or the bytes of an uploaded file.
-
-    Returns:
-        The bytes and a display name for the source.
-    """
-    if isinstance(source, bytes):
-        return source, "uploaded file"
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"Data file not found: {path}. Check the path, or see data/README.md.")
-    return path.read_bytes(), path.name
-
-
-def _blocks(source: str | Path | bytes, size: int = 1 << 20):
-    if isinstance(source, bytes):
-        yield source
-        return
-    with open(source, "rb") as handle:
-        while block := handle.read(size):
-            yield block
-
-
-def detect_encoding(source: str | Path | bytes, name: str = "the file") -> str:
-    """Find a file's encoding: a byte-order mark, else UTF-8, else a Western fallback.
-
-    The file is read in blocks, so a large one is never held in memory.
-
-    Args:
-        source: a path, or a file's bytes.
-        name: how to call the file in error messages.
-
-    Returns:
-        An encoding name that decodes the whole file.
-    """
-    head = next(_blocks(source, 4), b"")
-    boms = [enc for bom, enc in _BOMS if head.startswith(bom)]
-    for encoding in boms or FALLBACK_ENCODINGS:
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            for block in _blocks(source):
-                if "\x00" in decoder.decode(block):
-                    raise DataError(
-                        f"{name} looks like a binary file, not a CSV. "
-                        "Use a comma-separated text file."
-                    )
-            decoder.decode(b"", final=True)
-            return encoding
-        except UnicodeDecodeError:
-            continue
-    raise DataError(f"Could not decode {name} as {', '.join(boms)}. Save it as UTF-8.")
-
-
-def decode_csv_bytes(raw: bytes, name: str = "the file") -> str:
-    """Decode CSV bytes with the encoding `detect_encoding` finds.
-
-    Args:
-        raw: the file's bytes.
-        name: how to call the file in error messages.
-
-    Returns:
-        The decoded text.
-    """
-    return raw.decode(detect_encoding(raw, name))
-
-
-def parse_csv(text: str, name: str = "the file", max_rows: int | None = None) -> pd.DataFrame:
-    """Parse CSV text into a frame of strings, keeping empty cells as "".
-
-    Args:
-        text: decoded CSV text with a header line.
-        name: how to call the file in error messages.
-        max_rows: read at most this many rows plus one, so an oversized file is detected
-            without holding all of it.
-
-    Returns:
-        The parsed frame; every cell is a string.
-    """
-    if not text.strip():
-        raise DataError(f"{name} is empty. It needs a header line and at least one row.")
-    try:
-        header = next(iter(pd.read_csv(io.StringIO(text), header=None, nrows=1, dtype=str).values))
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            nrows=None if max_rows is None else max_rows + 1,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{name} is not a readable CSV: {first_line}") from exc
-    names = [str(h) for h in header]
-    duplicates = sorted({h for h in names if names.count(h) > 1})
-    if duplicates:
-        raise DataError(f"{name} has duplicate column names: {', '.join(duplicates)}. Rename them.")
-    return frame
-
-
-def read_csv(
-    source: str | Path | bytes, max_rows: int | None = None
-) -> tuple[pd.DataFrame, str, str]:
-    """Read any CSV file or upload into a frame of strings.
-
-    Args:
-        source: a path, or the bytes of an uploaded file.
-        max_rows: see `parse_csv`.
-
-    Returns:
-        The frame, the source's display name and its SHA-256.
-    """
-    raw, name = read_bytes(source)
-    frame = parse_csv(decode_csv_bytes(raw, name), name, max_rows)
-    return frame, name, hashlib.sha256(raw).hexdigest()
-
-
-def require_columns(frame: pd.DataFrame, columns: list[str], name: str = "the file") -> None:
-    """Raise a DataError naming the columns that are present if any wanted one is missing.
-
-    Args:
-        frame: the parsed CSV.
-        columns: the column names that must exist.
-        name: how to call the file in error messages.
-    """
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        present = ", ".join(map(str, frame.columns))
-        raise DataError(
-            f"{name} has no column {', '.join(map(repr, missing))}. Columns present: {present}."
-        )
-
-
 def normalize_label(label: str) -> str:
     """Labels are compared without surrounding spaces or case: " Positive" is "positive"."""
     return " ".join(str(label).split()).lower()
@@ -211,6 +71,7 @@ def load_labelled_data(
     label_column: str = config.DEFAULT_LABEL_COLUMN,
     max_rows: int = config.MAX_TRAINING_ROWS,
     min_rows_per_class: int = config.MIN_ROWS_PER_CLASS,
+    name: str | None = None,
 ) -> LabelledData:
     """Load and validate a labelled CSV for training.
 
@@ -223,14 +84,16 @@ def load_labelled_data(
         label_column: the column holding the labels.
         max_rows: the largest number of rows accepted.
         min_rows_per_class: the fewest rows a class needs to be split three ways.
+        name: how to call the source in messages and metadata (an upload's file name);
+            default the file's name.
 
     Returns:
         The validated data.
     """
-    frame, name, sha256 = read_csv(source, max_rows=max_rows)
+    frame, name, sha256 = read_csv(source, max_rows=max_rows, name=name)
     if len(frame) > max_rows:
         raise DataError(
-            f"{name} has more than {max_rows:,} rows, the configured cap. "
+            f"{name} has more than {max_rows:,} rows, the cap for training data. "
             "Use a smaller sample of it."
         )
     require_columns(frame, [text_column, label_column], name)

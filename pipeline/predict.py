@@ -1,6 +1,5 @@
 """The predictor: a loaded model plus its label order, and batch scoring of CSV files."""
 
-import csv
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -9,13 +8,16 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config
-from pipeline.data import detect_encoding, require_columns
+from pipeline.csvfile import iter_csv_chunks
 from pipeline.errors import DataError, RegistryError
 from pipeline.registry import Registry
 
 BATCH_SIZE = 1024
 FORMULA_START = r"[=+\-@\t\r]"
 PLAIN_NUMBER = r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+# RFC 4180 line ends. They also make the csv writer quote a cell holding a bare CR: with
+# "\n" alone, Python 3.11 writes such a cell unquoted and readers split the row there.
+CSV_LINE_END = "\r\n"
 
 
 def _as_model_input(texts: list[str]) -> np.ndarray:
@@ -160,11 +162,19 @@ def score_frame(
     return scored
 
 
+def _inert(values: pd.Series) -> pd.Series:
+    """Strings with an apostrophe put before each one a spreadsheet would run as a formula."""
+    values = values.astype(str)
+    risky = values.str.match(FORMULA_START) & ~values.str.fullmatch(PLAIN_NUMBER)
+    return values.where(~risky, "'" + values)
+
+
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Make text cells inert in spreadsheets: a leading =, +, -, @, tab or CR gets a quote.
 
     Spreadsheet programs run a cell that starts with one of those as a formula (CSV
-    injection). Plain numbers such as "-3.5" are left alone.
+    injection). Plain numbers such as "-3.5" are left alone. Column names are cells of the
+    header row, so they are treated the same way.
 
     Args:
         frame: rows about to be written as CSV.
@@ -175,15 +185,14 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            values = safe[column].astype(str)
-            risky = values.str.match(FORMULA_START) & ~values.str.fullmatch(PLAIN_NUMBER)
-            safe[column] = values.where(~risky, "'" + values)
+            safe[column] = _inert(safe[column])
+    safe.columns = _inert(pd.Series(safe.columns, dtype=object)).tolist()
     return safe
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """Scored rows as UTF-8 CSV, with formula cells neutralised, for a download."""
-    return neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
+    return neutralize_formulas(frame).to_csv(index=False, lineterminator=CSV_LINE_END).encode()
 
 
 def score_csv(
@@ -208,38 +217,32 @@ def score_csv(
     Returns:
         The number of rows scored.
     """
-    input_path = Path(input_path)
+    input_path, output_path = Path(input_path), Path(output_path)
     name = input_path.name
     if not input_path.is_file():
         raise DataError(f"Input file not found: {input_path}.")
-    encoding = detect_encoding(input_path, name)
-    output_path = Path(output_path)
+    if output_path.is_dir():
+        raise DataError(f"The output {output_path} is a folder; give a file name.")
+    if output_path.exists() and output_path.samefile(input_path):
+        raise DataError(f"The output would overwrite the input {name}; give another file name.")
     temp = output_path.with_name(f".{output_path.name}.partial")
-    rows, size = 0, max(input_path.stat().st_size, 1)
+    rows = 0
     try:
-        source = open(input_path, "rb")  # noqa: SIM115  closed below; its position is progress
-        reader = pd.read_csv(
-            source,
-            encoding=encoding,
-            dtype=str,
-            keep_default_na=False,
-            chunksize=chunk_rows,
-        )
-        with source, open(temp, "w", encoding="utf-8", newline="") as handle:
-            for i, chunk in enumerate(reader):
-                if i == 0:
-                    require_columns(chunk, [text_column], name)
-                neutralize_formulas(score_frame(predictor, chunk, text_column)).to_csv(
-                    handle, header=i == 0, index=False, quoting=csv.QUOTE_MINIMAL
-                )
+        try:
+            handle = open(temp, "w", encoding="utf-8", newline="")  # noqa: SIM115  closed below
+        except OSError as exc:
+            raise DataError(f"Cannot write {output_path}: {exc.strerror}.") from exc
+        with handle:
+            chunks = iter_csv_chunks(input_path, chunk_rows, [text_column], name)
+            for chunk, share in chunks:
+                scored = neutralize_formulas(score_frame(predictor, chunk, text_column))
+                scored.to_csv(handle, header=rows == 0, index=False, lineterminator=CSV_LINE_END)
                 rows += len(chunk)
                 if on_progress:
-                    on_progress(rows, min(source.tell() / size, 1.0))
+                    on_progress(rows, share)
         if rows == 0:
-            raise DataError(f"{name} has no rows to score.")
+            raise DataError(f"{name} has a header but no rows to score.")
         os.replace(temp, output_path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{name} is not a readable CSV: {str(exc).strip()}") from exc
     finally:
         temp.unlink(missing_ok=True)
     return rows

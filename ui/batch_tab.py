@@ -4,10 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import config
-from pipeline.data import read_csv, require_columns
-from pipeline.errors import SentimentError
+from pipeline.csvfile import read_csv, require_columns
+from pipeline.errors import DataError, SentimentError
 from pipeline.predict import Predictor, score_frame, to_csv_bytes
 from ui.charts import count_chart
+from ui.common import show_error
 
 MAX_BATCH_ROWS = 100_000
 
@@ -17,14 +18,16 @@ def source_ui() -> tuple[pd.DataFrame | None, str | None]:
     upload = st.file_uploader("Upload a CSV file", type=["csv"], key="batch_file")
     pasted = st.text_area("…or paste texts, one per line", key="batch_paste", height=120)
     if upload is not None:
-        frame, _, _ = read_csv(upload.getvalue(), max_rows=MAX_BATCH_ROWS)
+        # Only the first MAX_BATCH_ROWS + 1 rows are parsed, so a huge file is refused fast.
+        frame, name, _ = read_csv(upload.getvalue(), max_rows=MAX_BATCH_ROWS, name=upload.name)
         if len(frame) > MAX_BATCH_ROWS:
-            raise SentimentError(
-                f"The file has more than {MAX_BATCH_ROWS:,} rows; score it with the command "
-                "line instead: python -m pipeline predict --input FILE --output OUT"
+            raise DataError(
+                f"{name} has more than {MAX_BATCH_ROWS:,} rows, the Batch tab's cap. Score it "
+                "with the command line instead: python -m pipeline predict --input FILE "
+                "--output OUT"
             )
         if frame.empty:
-            raise SentimentError("The file has a header but no rows.")
+            raise DataError(f"{name} has a header but no rows.")
         columns = [str(c) for c in frame.columns]
         default = (
             columns.index(config.DEFAULT_TEXT_COLUMN)
@@ -32,7 +35,7 @@ def source_ui() -> tuple[pd.DataFrame | None, str | None]:
             else 0
         )
         column = st.selectbox("Text column", columns, index=default, key="batch_column")
-        require_columns(frame, [column])
+        require_columns(frame, [column], name)
         return frame, column
     lines = [line for line in pasted.splitlines() if line.strip()]
     if lines:
@@ -60,7 +63,7 @@ def batch_ui(predictor: Predictor) -> None:
     try:
         frame, column = source_ui()
     except SentimentError as exc:
-        st.error(str(exc))
+        show_error(exc)
         return
     if frame is None:
         st.info("Upload a CSV or paste some lines to score them all at once.")

@@ -26,3 +26,12 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 def escape_markdown(text: str) -> str:
     """Backslash-escape Markdown so data-derived text (labels, names) shows literally."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def show_error(message: str | Exception) -> None:
+    """`st.error` for a message that may quote the user's data (a file, column or label name).
+
+    `st.error` renders Markdown, so the message is escaped: a column named `![x](http://...)`
+    must show as text, not fetch an image.
+    """
+    st.error(escape_markdown(str(message)))

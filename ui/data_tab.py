@@ -9,14 +9,27 @@ from pipeline.errors import SentimentError
 from pipeline.explore import describe_dataset
 from pipeline.feedback import read_feedback
 from ui.charts import count_chart, length_histogram
+from ui.common import show_error
 
 UPLOAD = "Upload a CSV"
 
 
 @st.cache_data(show_spinner="Reading the data...", max_entries=8)
-def load_data(source: str | bytes, text_column: str, label_column: str) -> LabelledData:
-    """Load and validate a data set once per source and columns."""
-    return load_labelled_data(source, text_column, label_column)
+def load_data(
+    source: str | bytes, text_column: str, label_column: str, name: str | None = None
+) -> LabelledData:
+    """Load and validate a data set once per source and columns.
+
+    Args:
+        source: a path, or an upload's bytes.
+        text_column: the column holding the texts.
+        label_column: the column holding the labels.
+        name: an upload's file name, for messages and the model's metadata.
+
+    Returns:
+        The validated data.
+    """
+    return load_labelled_data(source, text_column, label_column, name=name)
 
 
 @st.cache_data(max_entries=8)
@@ -31,26 +44,27 @@ def dataset_sources() -> list[str]:
     return [f"data/{path.name}" for path in files if path.is_file()] + [UPLOAD]
 
 
-def choose_data_ui(key: str) -> tuple[str | bytes, str, str] | None:
+def choose_data_ui(key: str) -> tuple[str | bytes, str, str, str | None] | None:
     """Pick a data set: data/Sentiment.csv, data/sample.csv or an upload with its columns.
 
     Args:
         key: a prefix for the widget keys, so several tabs can use this.
 
     Returns:
-        (source, text column, label column), or None while an upload is awaited.
+        (source, text column, label column, upload's file name or None), the arguments of
+        `load_data`, or None while an upload is awaited.
     """
     choice = st.radio("Data set", dataset_sources(), key=f"{key}_source", horizontal=True)
     if choice != UPLOAD:
         path = config.PROJECT_ROOT / choice
-        return str(path), config.DEFAULT_TEXT_COLUMN, config.DEFAULT_LABEL_COLUMN
+        return str(path), config.DEFAULT_TEXT_COLUMN, config.DEFAULT_LABEL_COLUMN, None
     upload = st.file_uploader("Labelled CSV", type=["csv"], key=f"{key}_file")
     if upload is None:
         return None
     left, right = st.columns(2)
     text_column = left.text_input("Text column", config.DEFAULT_TEXT_COLUMN, key=f"{key}_text")
     label_column = right.text_input("Label column", config.DEFAULT_LABEL_COLUMN, key=f"{key}_label")
-    return upload.getvalue(), text_column, label_column
+    return upload.getvalue(), text_column, label_column, upload.name
 
 
 def summary_ui(data: LabelledData, summary: dict) -> None:
@@ -100,6 +114,6 @@ def dataset_ui() -> None:
     try:
         data = load_data(*chosen)
     except SentimentError as exc:
-        st.error(str(exc))
+        show_error(exc)
         return
     summary_ui(data, describe(data))

@@ -10,6 +10,7 @@ from pipeline.feedback import read_feedback
 from pipeline.jobs import JobRunner
 from pipeline.params import PARAM_SPECS, ParamSpec, check_caps, default_params, resolve_params
 from pipeline.registry import Registry
+from ui.common import escape_markdown, show_error
 from ui.data_tab import choose_data_ui, load_data
 from ui.guard import is_admin, may_train
 from ui.models_tab import details_ui
@@ -70,12 +71,13 @@ def feedback_rows() -> pd.DataFrame:
 
 def start_job(registry: Registry, chosen: tuple, values: dict, include_feedback: bool) -> None:
     """Validate everything, then start the job; raises SentimentError with what to fix."""
-    from pipeline.model import check_model_size
-    from pipeline.train import train_and_save
-
     params = resolve_params(values)
     check_caps(params, config.MAX_RETRAIN_EPOCHS, config.MAX_RETRAIN_VOCAB)
     data = load_data(*chosen)
+    # Imported only now: a bad upload is answered without first loading TensorFlow (seconds).
+    from pipeline.model import check_model_size
+    from pipeline.train import train_and_save
+
     check_model_size(params, len(data.labels), config.MAX_RETRAIN_PARAMETERS)
     extra = feedback_rows() if include_feedback else None
     command = f"dashboard retrain on {data.source}: {params}"
@@ -114,7 +116,8 @@ def progress_ui(state: dict) -> None:
         text = f"{state['phase'].capitalize()}…"
     st.progress(state["progress"], text=text)
     eta = f" · about {state['eta']:.0f} s left (less if it stops early)" if state["eta"] else ""
-    st.caption(f"{state['description']} · {state['elapsed']:.0f} s elapsed{eta}")
+    description = escape_markdown(state["description"])  # it names the user's data file
+    st.caption(f"{description} · {state['elapsed']:.0f} s elapsed{eta}")
     if state["history"]:
         st.altair_chart(curves_chart(state["history"]))
 
@@ -156,7 +159,7 @@ def finished_ui(state: dict, registry: Registry) -> None:
         st.info("Training was cancelled; nothing was saved.")
         return
     if state["status"] == "failed":
-        st.error(state["error"])
+        show_error(state["error"])
         return
     result = state["result"]
     st.success(f"Saved version {result['version']} in {state['elapsed']:.0f} s.")
@@ -208,7 +211,7 @@ def retrain_ui(registry: Registry) -> None:
                 start_job(registry, chosen, *submitted)
                 running = True
             except SentimentError as exc:
-                st.error(str(exc))
+                show_error(exc)
     if running:
         st.fragment(live_job_ui, run_every=POLL_SECONDS)()
     elif job is not None:

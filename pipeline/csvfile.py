@@ -1,0 +1,249 @@
+"""Reading any CSV file or upload: its encoding, a header check, and errors a person can act on.
+
+Whole reads (the dashboard, training) and chunked reads (the scoring CLI) share these
+rules, so every entry point refuses the same hostile files with the same words:
+
+- the encoding is found first (byte-order mark, else UTF-8, else Windows-1252 / Latin-1),
+  reading in blocks; a NUL character means a binary file, not a CSV;
+- the header must have distinct column names (surrounding spaces do not count);
+- a row with more fields than the header is refused with its line number, rather than
+  pandas' default of silently turning the first column into the index and shifting the
+  others (a trailing comma on each row would otherwise put the labels in the text column).
+"""
+
+import codecs
+import hashlib
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+from pipeline.errors import DataError
+
+# Encodings tried in order after the byte-order marks; latin-1 decodes any byte, so it is last.
+FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+BLOCK_SIZE = 1 << 20
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+# Columns listed in a "no column" message, and characters shown of each name.
+SHOWN_COLUMNS, SHOWN_NAME_CHARS = 20, 40
+
+CsvSource = str | Path | bytes
+
+
+def source_name(source: CsvSource, name: str | None = None) -> str:
+    """How to call a source in messages: `name` if given, else the file name."""
+    if name:
+        return name
+    return "The uploaded file" if isinstance(source, bytes) else Path(source).name
+
+
+def _open_binary(source: CsvSource) -> BinaryIO:
+    """The source as a binary stream; a missing or unreadable file is a DataError."""
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"Data file not found: {path}. Check the path, or see data/README.md.")
+    try:
+        return open(path, "rb")  # noqa: SIM115  the caller closes it
+    except OSError as exc:
+        raise DataError(f"Cannot read {path}: {exc.strerror}.") from exc
+
+
+def _blocks(source: CsvSource, size: int = BLOCK_SIZE) -> Iterator[bytes | memoryview]:
+    """A file's or a buffer's bytes in blocks, so no second copy of a large one is made."""
+    if isinstance(source, bytes):
+        view = memoryview(source)
+        for start in range(0, len(view), size):
+            yield view[start : start + size]
+        return
+    with _open_binary(source) as handle:
+        while block := handle.read(size):
+            yield block
+
+
+def detect_encoding(source: CsvSource, name: str = "The file") -> str:
+    """Find a file's encoding: a byte-order mark, else UTF-8, else a Western fallback.
+
+    The file is read in blocks, so a large one is never held in memory twice.
+
+    Args:
+        source: a path, or a file's bytes.
+        name: how to call the file in error messages.
+
+    Returns:
+        An encoding name that decodes the whole file.
+    """
+    head = bytes(next(_blocks(source, 4), b""))
+    boms = [enc for bom, enc in _BOMS if head.startswith(bom)]
+    for encoding in boms or FALLBACK_ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            for block in _blocks(source):
+                if "\x00" in decoder.decode(block):
+                    raise DataError(
+                        f"{name} looks like a binary file, not a CSV. "
+                        "Use a comma-separated text file."
+                    )
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"{name} could not be decoded as {', '.join(boms)}. Save it as UTF-8.")
+
+
+def _describe(exc: Exception) -> str:
+    """pandas' parser message, said in terms of the file where we can."""
+    text = str(exc).strip()
+    counts = _FIELD_COUNT.search(text)
+    if counts:
+        expected, line, saw = counts.groups()
+        return (
+            f"line {line} has {saw} fields but the header has {expected}. "
+            "Put texts that contain commas in double quotes."
+        )
+    quote = _OPEN_QUOTE.search(text)
+    if quote:
+        # pandas counts rows from 0 at the header; people count lines from 1.
+        return f"a double quote opened on line {int(quote.group(1)) + 1} is never closed."
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    return first_line.removeprefix("Error tokenizing data. C error: ")
+
+
+@contextmanager
+def _csv_errors(name: str) -> Iterator[None]:
+    """Turn pandas' parsing failures inside the block into a DataError for `name`."""
+    try:
+        yield
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{name} is empty. It needs a header line and at least one row.") from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{name} is not a readable CSV: {_describe(exc)}") from exc
+
+
+def _read_header(stream: BinaryIO, encoding: str, name: str) -> list[str]:
+    """The column names, checked; the stream is left at its start.
+
+    The first data row is read with the header, so one wider than the header is refused
+    here (pandas would otherwise take its first field as the index).
+    """
+    with _csv_errors(name):
+        head = pd.read_csv(
+            stream, encoding=encoding, header=None, nrows=2, dtype=str, keep_default_na=False
+        )
+    stream.seek(0)
+    names = [str(cell).strip() for cell in head.iloc[0]]
+    duplicates = sorted({n for n in names if n and names.count(n) > 1})
+    if duplicates:
+        raise DataError(
+            f"{name} has duplicate column names: {', '.join(duplicates)}. "
+            "Rename them so each column has its own name."
+        )
+    return [n or f"Unnamed: {i}" for i, n in enumerate(names)]
+
+
+def _read_options(encoding: str, names: list[str]) -> dict:
+    """pd.read_csv options: every cell a string, "" for empty, our checked header."""
+    return {
+        "encoding": encoding,
+        "header": 0,
+        "names": names,
+        "dtype": str,
+        "keep_default_na": False,
+        "index_col": False,
+    }
+
+
+def _shorten(text: str) -> str:
+    """A column name fit for a one-line message: control characters shown, long ones cut."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= SHOWN_NAME_CHARS else text[: SHOWN_NAME_CHARS - 1] + "…"
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], name: str = "The file") -> None:
+    """Raise a DataError naming the columns that are present if any wanted one is missing.
+
+    Args:
+        frame: the parsed CSV (only its columns are used).
+        columns: the column names that must exist.
+        name: how to call the file in error messages.
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = [_shorten(str(c)) for c in frame.columns[:SHOWN_COLUMNS]]
+        more = len(frame.columns) - len(shown)
+        present = ", ".join(shown) + (f" and {more:,} more" if more > 0 else "")
+        raise DataError(
+            f"{name} has no column {', '.join(map(repr, missing))}. Columns present: {present}."
+        )
+
+
+def read_csv(
+    source: CsvSource, max_rows: int | None = None, name: str | None = None
+) -> tuple[pd.DataFrame, str, str]:
+    """Read any CSV file or upload into a frame of strings, keeping empty cells as "".
+
+    Args:
+        source: a path, or the bytes of an uploaded file.
+        max_rows: read at most this many rows plus one, so an oversized file is detected
+            without parsing all of it.
+        name: how to call the source in messages; default its file name.
+
+    Returns:
+        The frame, the source's display name and its SHA-256.
+    """
+    name = source_name(source, name)
+    encoding = detect_encoding(source, name)
+    with _open_binary(source) as stream:
+        names = _read_header(stream, encoding, name)
+        with _csv_errors(name):
+            frame = pd.read_csv(
+                stream,
+                nrows=None if max_rows is None else max_rows + 1,
+                **_read_options(encoding, names),
+            )
+    digest = hashlib.sha256()
+    for block in _blocks(source):
+        digest.update(block)
+    return frame, name, digest.hexdigest()
+
+
+def iter_csv_chunks(
+    source: CsvSource,
+    chunk_rows: int,
+    columns: Sequence[str] = (),
+    name: str | None = None,
+) -> Iterator[tuple[pd.DataFrame, float]]:
+    """Read a CSV chunk by chunk, so memory holds one chunk however long the file is.
+
+    Args:
+        source: a path, or a file's bytes.
+        chunk_rows: rows per chunk.
+        columns: columns that must exist; checked on the header, before any row is read.
+        name: how to call the source in messages; default its file name.
+
+    Yields:
+        Each chunk (a frame of strings) and the share of the file read so far, from the
+        file position, so progress needs no counting pass.
+    """
+    name = source_name(source, name)
+    encoding = detect_encoding(source, name)
+    with _open_binary(source) as stream:
+        size = max(stream.seek(0, io.SEEK_END), 1)
+        stream.seek(0)
+        names = _read_header(stream, encoding, name)
+        require_columns(pd.DataFrame(columns=names), list(columns), name)
+        reader = iter(pd.read_csv(stream, chunksize=chunk_rows, **_read_options(encoding, names)))
+        while True:
+            # Only the parsing is guarded: an error in the caller's loop body stays its own.
+            with _csv_errors(name):
+                chunk = next(reader, None)
+            if chunk is None:
+                return
+            yield chunk, min(stream.tell() / size, 1.0)

@@ -3,20 +3,76 @@
 Streamlit forbids `st.*` calls from other threads, so a job never touches the UI: the
 training thread writes progress into the job under a lock, and the page reads a
 `snapshot()` whenever it redraws (the Retrain tab polls with `st.fragment(run_every=...)`).
+
+Two guards keep trainings apart: a JobRunner runs one job at a time in a server process,
+and `training_slot` lets one training at a time write into a models folder, whichever
+process (the app, train.py) it runs in.
 """
 
 import copy
+import json
 import logging
+import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from filelock import FileLock, Timeout
 
 from pipeline.errors import JobBusy, SentimentError, TrainingCancelled
+from pipeline.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 JobTarget = Callable[[Callable[[dict], None], threading.Event], dict]
+TRAINING_LOCK_FILE = ".training.lock"
+TRAINING_INFO_FILE = ".training.json"
+
+
+@contextmanager
+def training_slot(registry: Registry, description: str) -> Iterator[None]:
+    """Hold a models folder's one training slot while the block runs.
+
+    The slot is a kernel file lock (flock), so a killed process frees it at once.
+
+    Args:
+        registry: the registry the training will save into.
+        description: what is training, shown to anyone who finds the slot taken.
+
+    Raises:
+        JobBusy: another process or thread is training into the same folder.
+    """
+    lock = FileLock(str(registry.root / TRAINING_LOCK_FILE), timeout=0)
+    with registry.writing("start training"):
+        registry.root.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire()
+        except Timeout:  # an OSError too, so caught before `writing` sees it
+            raise JobBusy(
+                f"Another training is running into {registry.root} ({_slot_holder(registry)}). "
+                "Wait for it to finish before starting another."
+            ) from None
+    info = registry.root / TRAINING_INFO_FILE
+    try:
+        started = datetime.now(UTC).strftime("%H:%M:%S UTC")
+        holder = {"pid": os.getpid(), "description": description, "started": started}
+        with registry.writing("start training"):
+            info.write_text(json.dumps(holder), encoding="utf-8")
+        yield
+    finally:
+        info.unlink(missing_ok=True)
+        lock.release()
+
+
+def _slot_holder(registry: Registry) -> str:
+    try:
+        holder = json.loads((registry.root / TRAINING_INFO_FILE).read_text(encoding="utf-8"))
+        return f"{holder['description']}, process {holder['pid']}, since {holder['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "it started just now"
 
 
 class TrainingJob:

@@ -10,7 +10,8 @@ Layout of a models folder:
 
 A version is written to a hidden temporary folder and renamed into place, so a crash
 mid-save never leaves a half version visible. Changes take a file lock, so two trainings
-(from the app and train.py, say) never interleave their writes.
+(from the app and train.py, say) never interleave their writes. It is a kernel lock (flock), so a
+killed process releases it. (pipeline.jobs adds a second one: one training per folder.)
 """
 
 import json
@@ -19,6 +20,8 @@ import secrets
 import shutil
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,11 +52,14 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_file_atomically(path: Path, text: str) -> None:
     temp = path.with_name(f"{TEMP_PREFIX}{path.name}-{secrets.token_hex(4)}")
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
 
 
@@ -209,9 +215,9 @@ class Registry:
             "created": datetime.now(UTC).isoformat(timespec="microseconds"),
             **metadata,
         }
-        self.root.mkdir(parents=True, exist_ok=True)
         temp = self.root / f"{TEMP_PREFIX}{version}"
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             temp.mkdir()
             model.save(temp / MODEL_FILE)
             with open(temp / METADATA_FILE, "w", encoding="utf-8") as handle:
@@ -227,18 +233,19 @@ class Registry:
         except OSError as exc:
             raise RegistryError(f"Could not save the model in {self.root}: {exc}") from exc
         finally:
+            # Whatever happened, no half-written folder stays behind to fill the disk.
             shutil.rmtree(temp, ignore_errors=True)
         return version
 
     def promote(self, version: str) -> None:
         """Make an existing version the active one."""
-        with self._lock():
+        with self.writing("promote the version"), self._lock():
             version = self.resolve(version)
             _write_file_atomically(self.root / ACTIVE_FILE, version + "\n")
 
     def delete(self, version: str) -> None:
         """Delete a version; the active one cannot be deleted."""
-        with self._lock():
+        with self.writing("delete the version"), self._lock():
             version = self.resolve(version)
             if version == self.active_version():
                 raise RegistryError(
@@ -248,6 +255,14 @@ class Registry:
             doomed = self.root / f"{TEMP_PREFIX}deleted-{version}"
             os.rename(self.root / version, doomed)
             shutil.rmtree(doomed, ignore_errors=True)
+
+    @contextmanager
+    def writing(self, action: str) -> Iterator[None]:
+        """Turn an OSError in the block (a full disk, a read-only folder) into a RegistryError."""
+        try:
+            yield
+        except OSError as exc:
+            raise RegistryError(f"Could not {action} in {self.root}: {exc}") from exc
 
     def _remove_stale_temps(self) -> None:
         # Left by a process killed mid-save; only old ones, so a save in progress is spared.

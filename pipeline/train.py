@@ -1,6 +1,7 @@
 """Training: fit a network with Keras callbacks, evaluate it, and save it as a version."""
 
 import platform
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pipeline.baseline import baseline_metrics
 from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
+from pipeline.jobs import training_slot
 from pipeline.model import (
     build_classifier,
     build_end_to_end,
@@ -192,7 +194,19 @@ def train_and_save(
 
     Returns:
         The new version's metadata, including `version`, `path` and `metrics`.
+
+    Raises:
+        JobBusy: another training (any process) is running into the same registry.
     """
+    with training_slot(registry, textwrap.shorten(command or "a training run", 100)):
+        return _train_and_save(
+            data, params, registry, report, stop_event, promote, command, extra_training_rows
+        )
+
+
+def _train_and_save(
+    data, params, registry, report, stop_event, promote, command, extra_training_rows
+) -> dict:
     report = report or (lambda event: None)
     stop_event = stop_event or threading.Event()
     splits = split_data(data, seed=params["seed"])

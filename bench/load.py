@@ -1,0 +1,292 @@
+"""Load: concurrent dashboard sessions, each submitting predictions, against one local server.
+
+    python bench/load.py [--clients 20] [--seconds 60] [--port 0] [--json]
+
+Starts `streamlit run streamlit_app.py` on the shipped default model. Each client is one
+websocket session speaking Streamlit's own protocol (BackMsg / ForwardMsg protobufs), as a
+browser tab does: it loads the page, then in a loop types a text into the Predict tab's
+form, clicks Predict and waits for the run to finish. Twenty Chromium pages on a small
+machine would measure the browser, not the server. Every label shown is checked against
+`load_predictor().predict([text])`. Errors: an exception or `st.error` in the page, a
+missing or wrong label, a run that does not finish successfully within 30 s, or a broken
+websocket (the client then reconnects). Exits 1 on any error or if nothing completed.
+"""
+
+import argparse
+import asyncio
+import html
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import streamlit  # noqa: E402
+import websockets  # noqa: E402
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+from bench.cold_start import free_port  # noqa: E402
+from pipeline import config, load_predictor  # noqa: E402
+from pipeline.data import load_labelled_data  # noqa: E402
+
+TIMEOUT = 30.0
+RESULT_LABEL = "Predicted label"
+FORM = "predict_form"  # the Predict tab's text area and Predict button
+
+
+class Session:
+    """One Streamlit session over a websocket, as one browser tab holds it."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.page_hash = ""
+        self.widget_ids: dict[str, str] = {}
+        self.html_shown = ""  # every st.html body of the last run: the explanation
+        self.label_at = 0.0  # when the last run's result label arrived
+        self.cache: dict[str, ForwardMsg] = {}  # big messages by hash, as a browser keeps them
+
+    async def run(self, widgets: list[WidgetState]) -> tuple[str | None, list[str]]:
+        """Ask for a script run and read up to its end: the result label and any errors."""
+        msg = BackMsg()
+        msg.rerun_script.page_script_hash = self.page_hash
+        msg.rerun_script.widget_states.widgets.extend(widgets)
+        msg.rerun_script.cached_message_hashes.extend(self.cache)  # the server sends refs
+        await self.ws.send(msg.SerializeToString())
+        label, errors, self.html_shown = None, [], ""
+        while True:
+            reply = ForwardMsg.FromString(await self.ws.recv())
+            if reply.ref_hash:
+                reply = self.cache[reply.ref_hash]
+            elif reply.metadata.cacheable:
+                self.cache[reply.hash] = reply
+            kind = reply.WhichOneof("type")
+            if kind == "new_session":
+                self.page_hash = reply.new_session.page_script_hash
+            elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                if found := self.read_element(reply.delta.new_element, errors):
+                    label, self.label_at = found, time.perf_counter()
+            elif kind == "script_finished":
+                if reply.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
+                    errors.append(f"script_finished status {reply.script_finished}")
+                return label, errors
+
+    def read_element(self, element, errors: list[str]) -> str | None:
+        """Note the form's widget ids and errors shown; return the result label, if this is it."""
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            errors.append(f"exception {element.exception.type}: {element.exception.message}")
+        elif kind == "alert" and element.alert.format == element.alert.ERROR:
+            errors.append(f"st.error: {element.alert.body}")
+        elif kind == "text_area" and element.text_area.form_id == FORM:
+            self.widget_ids["text"] = element.text_area.id
+        elif kind == "button" and element.button.form_id == FORM:
+            self.widget_ids["submit"] = element.button.id
+        elif kind == "html":
+            self.html_shown += element.html.body
+        elif kind == "metric" and element.metric.label == RESULT_LABEL:
+            return re.sub(r"\\(.)", r"\1", element.metric.body)  # undo escape_markdown
+        return None
+
+    async def predict(self, text: str) -> tuple[str | None, list[str]]:
+        """Submit the Predict form with `text`, as a click on Predict does."""
+        widgets = [
+            WidgetState(id=self.widget_ids["text"], string_value=text),
+            WidgetState(id=self.widget_ids["submit"], trigger_value=True),
+        ]
+        return await self.run(widgets)
+
+
+def check(text: str, label: str | None, html_shown: str, expected: dict) -> list[str]:
+    """What is wrong with the page after predicting `text`: nothing, if the list is empty."""
+    if label is None:
+        return [f"no {RESULT_LABEL!r} shown"]
+    problems = [] if label == expected[text] else [f"label {label!r}, not {expected[text]!r}"]
+    if not all(html.escape(word) in html_shown for word in text.split()):
+        problems.append("the explanation shown is not of the text sent")
+    return problems
+
+
+async def client(n: int, url: str, texts: list, expected: dict, stats: dict, start: float) -> None:
+    """User `n`: load the page, then predict one text after another until the deadline."""
+    deadline, sent = start + stats["seconds"], 0
+
+    def fail(problems: list[str]) -> None:
+        if problems:
+            when = f"t={time.perf_counter() - start:.1f}s client {n}"
+            stats["errors"].append(f"{when}: {'; '.join(problems)}")
+
+    while time.perf_counter() < deadline:
+        try:
+            async with websockets.connect(url, subprotocols=["streamlit"], max_size=None) as ws:
+                session = Session(ws)
+                _, errors = await asyncio.wait_for(session.run([]), TIMEOUT)
+                fail([f"page load: {message}" for message in errors])
+                if set(session.widget_ids) != {"text", "submit"}:
+                    return fail(["page load: the Predict form is missing"])
+                while time.perf_counter() < deadline:
+                    text, sent = texts[(n * 7 + sent) % len(texts)], sent + 1
+                    started = time.perf_counter()
+                    label, errors = await asyncio.wait_for(session.predict(text), TIMEOUT)
+                    took = time.perf_counter() - started
+                    errors += check(text, label, session.html_shown, expected)
+                    fail([*errors, f"text {text[:40]!r}"] if errors else [])
+                    if not errors:
+                        stats["completed"] += 1
+                        stats["latencies"].append(took)
+                        stats["shown"].append(session.label_at - started)
+        except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+            fail([f"{type(exc).__name__}: {exc}; reconnecting"])
+            await asyncio.sleep(1)
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc."""
+    total, pids = 0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        total += int(found.group(1)) if found else 0
+    return total / 1024
+
+
+async def load(port: int, pid: int, args, texts: list[str], expected: dict) -> dict:
+    """Run every client at once for `args.seconds`, sampling the server's RSS meanwhile."""
+    stats = {"seconds": args.seconds, "completed": 0, "latencies": [], "shown": []}
+    stats |= {"errors": [], "rss": []}
+
+    async def sample_rss() -> None:
+        while True:
+            stats["rss"].append(tree_rss_mib(pid))
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample_rss())
+    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(client(n, url, texts, expected, stats, start) for n in range(args.clients))
+    )
+    stats["elapsed"] = time.perf_counter() - start
+    sampler.cancel()
+    stats["rss"].append(tree_rss_mib(pid))
+    return stats
+
+
+def start_server(port: int, log) -> subprocess.Popen:
+    """`streamlit run` on the shipped default model; returns once /_stcore/health says ok."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+         str(port), "--server.headless", "true"],
+        cwd=config.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                if r.read() == b"ok":
+                    return server
+        except OSError:
+            time.sleep(0.05)
+    server.terminate()
+    raise SystemExit(f"streamlit run did not become healthy (exit code {server.wait()})")
+
+
+def log_problems(log: str) -> list[str]:
+    """The server log's entries that report an error or warning, each as its first and last line.
+
+    Streamlit starts each entry with a timestamp; a traceback follows on the lines after.
+    """
+    entries = re.split(r"\n(?=\d{4}-\d\d-\d\d )", log.strip())
+    problems = [
+        e.strip().splitlines() for e in entries if re.search(r"error|exception|warn", e, re.I)
+    ]
+    return [f"server log: {lines[0]}" + (f" ... {lines[-1]}" if len(lines) > 1 else "")
+            for lines in problems]  # fmt: skip
+
+
+def report(args, stats: dict, log_errors: list[str]) -> dict:
+    """The figures as a dict, printed as a short text report (or JSON with --json)."""
+
+    def ms(values: list[float], q: int) -> float:
+        return float(np.percentile(np.array(values or [np.nan]) * 1000, q).round())
+
+    rss = stats["rss"]
+    figures = {
+        "command": "python " + shlex.join(sys.argv),
+        "machine": f"{len(os.sched_getaffinity(0))} cores, load average "
+        f"{args.load_before:.1f} before the run, Python {platform.python_version()}, "
+        f"Streamlit {streamlit.__version__}",
+        "clients": args.clients,
+        "seconds": round(stats["elapsed"], 1),
+        "completed": stats["completed"],
+        "per_second": round(stats["completed"] / stats["elapsed"], 2),
+        "p50_ms": ms(stats["latencies"], 50),
+        "p95_ms": ms(stats["latencies"], 95),
+        "label_p50_ms": ms(stats["shown"], 50),
+        "label_p95_ms": ms(stats["shown"], 95),
+        "errors": len(stats["errors"]) + len(log_errors),
+        "rss_mib": {"start": round(rss[0]), "peak": round(max(rss)), "end": round(rss[-1])},
+    }
+    messages = stats["errors"] + log_errors
+    if args.json:
+        print(json.dumps(figures | {"error_messages": messages[:20]}))
+        return figures
+    r, shown = figures["rss_mib"], "".join(f"\n  {m}" for m in messages[:5])
+    print(
+        f"command: {figures['command']}\nmachine: {figures['machine']}\n"
+        f"{args.clients} clients x {args.seconds:g} s (ran {figures['seconds']} s): "
+        f"{figures['completed']} predictions completed, {figures['per_second']}/s\n"
+        f"time to result (run finished): p50 {figures['p50_ms']:.0f} ms, "
+        f"p95 {figures['p95_ms']:.0f} ms; label arrived: p50 {figures['label_p50_ms']:.0f} ms, "
+        f"p95 {figures['label_p95_ms']:.0f} ms\n"
+        f"errors: {figures['errors']}{shown}\n"
+        f"server RSS: {r['start']} MiB at start, {r['peak']} MiB peak, {r['end']} MiB at end"
+    )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--texts", type=int, default=40, help="distinct texts to cycle through")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    args = parser.parse_args()
+    frame = load_labelled_data(config.SAMPLE_DATA_PATH).frame
+    texts = list(dict.fromkeys(t for t in frame["text"] if t.strip()))[: args.texts]
+    predictions = load_predictor().predict(texts)
+    expected = {text: p["label"] for text, p in zip(texts, predictions, strict=True)}
+    assert set(expected.values()) <= {"negative", "neutral", "positive"}, expected
+    port, args.load_before = args.port or free_port(), os.getloadavg()[0]
+    with tempfile.TemporaryFile("w+") as log:
+        server = start_server(port, log)
+        try:
+            stats = asyncio.run(load(port, server.pid, args, texts, expected))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        log.seek(0)
+        log_errors = log_problems(log.read())
+    figures = report(args, stats, log_errors)
+    sys.exit(1 if figures["errors"] or not figures["completed"] else 0)
+
+
+if __name__ == "__main__":
+    main()

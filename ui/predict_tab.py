@@ -106,8 +106,9 @@ def feedback_ui(predictor: Predictor, text: str, predicted: str) -> None:
                 show_error(exc)
 
 
+@st.fragment
 def predict_ui(predictor: Predictor) -> None:
-    """The whole Predict tab."""
+    """The whole Predict tab, as a fragment: a click here reruns this tab, not all five."""
     examples_ui()
     submitted = input_ui()
     if submitted is not None:

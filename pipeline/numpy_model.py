@@ -20,6 +20,7 @@ from pipeline.errors import RegistryError
 from pipeline.text import apply_rules, compile_rules
 
 SMALL_BATCH = 16
+FEW_CODES = 4096
 VOCABULARY_ASSET = "assets/layers/text_vectorization/vocabulary.txt"
 
 
@@ -66,9 +67,15 @@ class NgramTable:
             self.max_probe = max(self.max_probe, probe)
         self.keys = np.array(keys, dtype=np.uint64)
         self.ids = np.array(ids, dtype=np.int64)
+        order = np.argsort(codes)
+        self.sorted_codes, self.sorted_ids = codes[order], order.astype(np.int64) + 2
 
     def lookup(self, codes: np.ndarray) -> np.ndarray:
         """Vocabulary ids of n-gram codes; unknown n-grams get the out-of-vocabulary id 1."""
+        if len(codes) <= FEW_CODES:
+            # One text's few hundred codes: a binary search is fewer NumPy calls than probing.
+            found = np.searchsorted(self.sorted_codes, codes).clip(max=len(self.sorted_codes) - 1)
+            return np.where(self.sorted_codes[found] == codes, self.sorted_ids[found], 1)
         mask = np.uint64((1 << self.bits) - 1)
         slots = _slots(codes, self.bits)
         ids = np.ones(len(codes), dtype=np.int64)
@@ -106,7 +113,6 @@ class NumpyFastText:
         # so longer cleaned texts can be cut there without changing any id.
         self.max_chars = self.length + self.ngrams[0] - 1
         self.table = NgramTable(vocabulary)
-        self.index = {token: i for i, token in enumerate(vocabulary) if i > 1}
         self.embedding = np.asarray(embedding, dtype=np.float32)
         self.kernel = np.asarray(kernel, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
@@ -115,21 +121,23 @@ class NumpyFastText:
         """The model's CleanText layer, in Python."""
         return f"{self.prefix}{apply_rules(text, self.rules)}{self.suffix}"
 
-    def token_ids(self, text: str) -> list[int]:
-        """One text's n-gram ids, the vectorizer's way, with dictionary look-ups.
-
-        For one or a few texts this beats the array path below, whose fixed cost is a few
-        dozen NumPy calls. An n-gram is its characters joined by spaces, so with every
-        character followed by a space the n-gram of width w at i is a single slice.
-        """
-        spaced = " ".join(self.clean(text)[: self.max_chars])
-        n, lookup, ids = len(spaced) // 2 + 1, self.index.get, []
+    def _text_codes(self, text: str) -> np.ndarray:
+        """One text's n-gram codes in the vectorizer's order (see `_ngram_codes`)."""
+        cleaned = self.clean(text)[: self.max_chars].encode("ascii", "replace")
+        chars = np.frombuffer(cleaned, dtype=np.uint8).astype(np.uint64)
+        parts, total = [], 0
         for width in self.ngrams:
-            span = 2 * width - 1
-            ids += [lookup(spaced[2 * i : 2 * i + span], 1) for i in range(n - width + 1)]
-            if len(ids) >= self.length:
+            n = len(chars) - width + 1
+            if n <= 0:
+                continue
+            code = chars[:n] | np.uint64(width << 56)
+            for k in range(1, width):
+                code |= chars[k : k + n] << np.uint64(8 * k)
+            parts.append(code)
+            total += n
+            if total >= self.length:
                 break
-        return ids[: self.length]
+        return np.concatenate(parts)[: self.length] if parts else np.zeros(0, dtype=np.uint64)
 
     def _ngram_codes(self, cleaned: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Every text's n-gram codes in the vectorizer's order, cut to its sequence length.
@@ -169,9 +177,11 @@ class NumpyFastText:
         # Keras takes a masked mean of the n-gram embeddings; padding is never generated
         # here, so it is a plain mean: a sum per text divided by its n-gram count.
         if len(texts) <= SMALL_BATCH:
-            sequences = [self.token_ids(text) for text in texts]
+            # Text by text: the batch path's fixed cost of a few dozen NumPy calls would
+            # dominate for one or a few texts.
+            sequences = [self.table.lookup(self._text_codes(text)) for text in texts]
             counts = np.array([len(ids) for ids in sequences])
-            sums = np.stack([self.embedding[ids].sum(axis=0) for ids in sequences])
+            sums = np.stack([self.embedding.take(ids, axis=0).sum(axis=0) for ids in sequences])
         else:
             cleaned = [
                 self.clean(text)[: self.max_chars].encode("ascii", "replace") for text in texts

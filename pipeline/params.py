@@ -13,7 +13,11 @@ from pipeline.errors import ParameterError
 # the default"); `lstm` reproduces the tutorial's network for comparison.
 DEFAULT_ARCHITECTURE = "fasttext"
 ARCHITECTURES = ("fasttext", "lstm")
-CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
+# Class weightings by the power they raise scikit-learn's "balanced" weights to. A mild one
+# lifts the minority classes' recall (and so macro-F1) for little accuracy; over six split
+# seeds the fourth root scored best on validation accuracy plus macro-F1 (README).
+CLASS_WEIGHT_POWERS = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0, "fourth-root": 0.25}
+CLASS_WEIGHTINGS = tuple(CLASS_WEIGHT_POWERS)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def _convert(kind: type, value: Any) -> Any:
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("architecture", str, DEFAULT_ARCHITECTURE, "network to train", choices=ARCHITECTURES),
-    ParamSpec("vocab_size", int, 30_000, "largest vocabulary kept by the vectorizer", 500, 100_000),
+    ParamSpec("vocab_size", int, 50_000, "largest vocabulary kept by the vectorizer", 500, 100_000),
     ParamSpec("sequence_length", int, 400, "tokens kept per text (longer texts are cut)", 8, 1024),
     ParamSpec("embedding_dim", int, 32, "size of each token's embedding", 8, 512),
     ParamSpec("units", int, 64, "recurrent units (lstm); unused by fasttext", 8, 1024),
@@ -87,8 +91,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "class_weighting",
         str,
-        "sqrt",
-        "loss weight of each class: none, inverse frequency (balanced) or its square root",
+        "fourth-root",
+        "loss weight of each class: none, inverse frequency (balanced), its square or fourth root",
         choices=CLASS_WEIGHTINGS,
     ),
     ParamSpec("patience", int, 2, "epochs without validation gain before stopping; 0 = off", 0, 20),

@@ -5,6 +5,7 @@ import pytest
 from pipeline.text import (
     TEXT_END,
     TEXT_START,
+    ascii_lower,
     clean_text,
     clean_text_bounded,
     normalize_for_grouping,
@@ -91,3 +92,22 @@ def test_different_tweets_keep_different_grouping_keys():
     assert normalize_for_grouping("great night") != normalize_for_grouping("bad night")
     # Only a leading retweet marker is removed, not the word elsewhere.
     assert normalize_for_grouping("start rt @x: y") == "start rt @x: y"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ABC xyz",
+        "İSTANBUL",
+        "Kelvin \u212a",
+        "ÀÉÎ Ünïcode",
+        "ß ẞ",
+        "😀 EMOJI",
+        "\x00NUL",
+        "\ud800 LONE",
+    ],
+)
+def test_only_ascii_capitals_are_lowered(text):
+    # What tf.strings.lower does without an encoding, and so what the saved model does.
+    expected = "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+    assert ascii_lower(text) == expected

@@ -42,7 +42,11 @@ from pipeline.data import load_labelled_data  # noqa: E402
 
 TIMEOUT = 30.0
 RESULT_LABEL = "Predicted label"
-FORM = "predict_form"  # the Predict tab's text area and Predict button
+FORM = "predict_form"
+SUCCESS = (
+    ForwardMsg.FINISHED_SUCCESSFULLY,
+    ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+)  # the Predict tab's text area and Predict button
 
 
 class Session:
@@ -55,11 +59,16 @@ class Session:
         self.html_shown = ""  # every st.html body of the last run: the explanation
         self.label_at = 0.0  # when the last run's result label arrived
         self.cache: dict[str, ForwardMsg] = {}  # big messages by hash, as a browser keeps them
+        self.fragment_id = ""  # the Predict tab is an st.fragment: a click reruns just it
 
-    async def run(self, widgets: list[WidgetState]) -> tuple[str | None, list[str]]:
-        """Ask for a script run and read up to its end: the result label and any errors."""
+    async def run(
+        self, widgets: list[WidgetState], fragment_id: str = ""
+    ) -> tuple[str | None, list[str]]:
+        """Ask for a script run (of one fragment, if given, as a browser does for a click
+        inside it) and read up to its end: the result label and any errors."""
         msg = BackMsg()
         msg.rerun_script.page_script_hash = self.page_hash
+        msg.rerun_script.fragment_id = fragment_id
         msg.rerun_script.widget_states.widgets.extend(widgets)
         msg.rerun_script.cached_message_hashes.extend(self.cache)  # the server sends refs
         await self.ws.send(msg.SerializeToString())
@@ -74,10 +83,13 @@ class Session:
             if kind == "new_session":
                 self.page_hash = reply.new_session.page_script_hash
             elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
-                if found := self.read_element(reply.delta.new_element, errors):
+                element = reply.delta.new_element
+                if element.WhichOneof("type") == "text_area" and element.text_area.form_id == FORM:
+                    self.fragment_id = reply.delta.fragment_id
+                if found := self.read_element(element, errors):
                     label, self.label_at = found, time.perf_counter()
             elif kind == "script_finished":
-                if reply.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
+                if reply.script_finished not in SUCCESS:
                     errors.append(f"script_finished status {reply.script_finished}")
                 return label, errors
 
@@ -104,7 +116,7 @@ class Session:
             WidgetState(id=self.widget_ids["text"], string_value=text),
             WidgetState(id=self.widget_ids["submit"], trigger_value=True),
         ]
-        return await self.run(widgets)
+        return await self.run(widgets, self.fragment_id)
 
 
 def check(text: str, label: str | None, html_shown: str, expected: dict) -> list[str]:

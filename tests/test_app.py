@@ -54,7 +54,8 @@ def test_page_loads_with_the_active_model_summary(monkeypatch, app_models_dir):
     active = Registry(app_models_dir).active_version()
     assert at.selectbox(key="version").value == active
     assert metric(at, "Model").value == "fasttext"
-    assert metric(at, "Test accuracy").value == "0.670"
+    accuracy = Registry(app_models_dir).metadata(active)["metrics"]["accuracy"]
+    assert metric(at, "Test accuracy").value == f"{accuracy:.3f}"
     assert any("Sentiment\\.csv" in c.value for c in at.caption)
 
 

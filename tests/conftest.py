@@ -57,6 +57,18 @@ def tiny_models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def fresh_caches():
+    """Streamlit's caches emptied before and after a test that runs the app."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
 def clean_env(monkeypatch):
     """No inherited SENTIMENT_MODELS_DIR, so tests choose their models folder."""
     monkeypatch.delenv(config.MODELS_DIR_ENV, raising=False)

@@ -4,7 +4,6 @@ import shutil
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pipeline import config
@@ -13,13 +12,7 @@ from pipeline.registry import Registry
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 @pytest.fixture

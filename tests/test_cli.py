@@ -1,31 +1,13 @@
 """The command-line tools: outputs, --json, and exit code 2 with one line for user errors."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import record_rows_held, run_cli
 
-from pipeline import config
 from pipeline.params import PARAM_SPECS
-
-
-def run_cli(*args, models_dir=None, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "COLUMNS": "200"}
-    env.pop(config.MODELS_DIR_ENV, None)
-    if models_dir is not None:
-        env[config.MODELS_DIR_ENV] = str(models_dir)
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=config.PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def assert_user_error(result, fragment):
@@ -139,14 +121,7 @@ def test_csv_scoring_holds_one_chunk_at_a_time(tiny_models_dir, tmp_path, monkey
 
     source = tmp_path / "big.csv"
     pd.DataFrame({"text": [f"tweet {i}, =1+{i}" for i in range(537)]}).to_csv(source, index=False)
-    held = []
-    real_score_frame = predict.score_frame
-
-    def recording_score_frame(predictor, frame, column, on_progress=None):
-        held.append(len(frame))
-        return real_score_frame(predictor, frame, column, on_progress)
-
-    monkeypatch.setattr(predict, "score_frame", recording_score_frame)
+    held = record_rows_held(monkeypatch)
     progress = []
     predictor = predict.load_predictor(tiny_models_dir)
     rows = predict.score_csv(

@@ -1,12 +1,12 @@
 """The SavedModel export: `python -m pipeline export`, loaded back as TF Serving would."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 from pipeline import config, export
 from pipeline.errors import ExportError
@@ -21,20 +21,6 @@ TEXTS = [
     "Ünïcödé and emoji 😀 are fine",
     "word " * 300,
 ]
-
-
-def run_cli(*args, models_dir=None):
-    env = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT)}
-    if models_dir is not None:
-        env[config.MODELS_DIR_ENV] = str(models_dir)
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=config.PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def assert_user_error(result, fragment):

@@ -18,6 +18,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import record_rows_held
 from hostile_files import (
     BINARY,
     CASES,
@@ -145,14 +146,7 @@ def test_the_cli_scores_a_million_rows_one_chunk_at_a_time(
     labels = ["negative", "neutral", "positive"]
     stub = Predictor(lambda texts: np.tile(np.float32([0.2, 0.3, 0.5]), (len(texts), 1)), labels)
     monkeypatch.setattr(predict, "load_predictor", lambda *args, **kwargs: stub)
-    held = []
-    real_score_frame = predict.score_frame
-
-    def recording_score_frame(predictor, frame, column, on_progress=None):
-        held.append(len(frame))
-        return real_score_frame(predictor, frame, column, on_progress)
-
-    monkeypatch.setattr(predict, "score_frame", recording_score_frame)
+    held = record_rows_held(monkeypatch)
     code, outputs = predict_cli(tmp_path, app_models_dir, million_rows())
     assert code == 0, capsys.readouterr().err
     assert outputs == ["scored.csv"]

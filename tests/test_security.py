@@ -6,7 +6,6 @@ import re
 import shutil
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pipeline import config
@@ -18,12 +17,7 @@ APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 SECRET = "s3cret-Zq81-never-shown"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def every_proto_text(at: AppTest) -> str:

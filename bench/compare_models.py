@@ -3,9 +3,12 @@
 This is how the default architecture and hyperparameters were chosen (best mean
 validation accuracy plus macro-F1, the issue's two figures), and how the default
 is measured against its peers on the same leakage-free splits: TF-IDF + logistic
-regression, word + character TF-IDF with class balancing, and the VADER lexicon.
+regression, word + character TF-IDF with class balancing (logistic regression and
+LinearSVC), and, for negative/neutral/positive labels, the VADER lexicon.
 
     python bench/compare_models.py --data data/Sentiment.csv --seeds 42 1 2
+    python bench/compare_models.py --data apple_tweets.csv --seeds 42 1 2
+    python bench/compare_models.py --candidates fasttext "fasttext, final refit"
 """
 
 import argparse
@@ -25,33 +28,57 @@ from pipeline.evaluate import evaluate_predictions  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
 
 BASELINE = "tf-idf + logistic regression"
-WORD_CHAR = "word+char tf-idf, balanced"
+WORD_CHAR = "word+char tf-idf, LR balanced"
+WORD_CHAR_SVC = "word+char tf-idf, LinearSVC balanced"
 VADER = "VADER lexicon"
 CANDIDATES = {
-    "fasttext (default)": {},
-    "fasttext, previous default": {"vocab_size": 30_000, "class_weighting": "sqrt"},
-    "fasttext, no class weights": {"class_weighting": "none"},
+    "minilm (default)": {"architecture": "minilm"},
+    "minilm-frozen": {"architecture": "minilm-frozen"},
+    "fasttext": {},
+    "fasttext, final refit": {"final_refit": "yes"},
     "lstm (tutorial)": {"architecture": "lstm", "class_weighting": "none"},
 }
 
 
-def word_char_tfidf(splits, labels):
-    """Word 1-2 gram and character 2-5 gram TF-IDF, logistic regression with balanced classes."""
+def _word_char_features():
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.pipeline import make_union
 
     from pipeline.text import clean_text
 
-    features = make_union(
+    return make_union(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, preprocessor=clean_text),
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
                         preprocessor=clean_text, min_df=2),
     )  # fmt: skip
-    model = make_pipeline(features, LogisticRegression(C=3, max_iter=3000, class_weight="balanced"))
+
+
+def word_char_tfidf(splits, labels):
+    """Word 1-2 gram and character 2-5 gram TF-IDF, logistic regression with balanced classes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(
+        _word_char_features(), LogisticRegression(C=3, max_iter=3000, class_weight="balanced")
+    )
     model.fit(splits.train["text"], splits.train["label"])
     order = [list(model.classes_).index(label) for label in labels]
     return lambda texts: model.predict_proba(list(texts))[:, order]
+
+
+def word_char_svc(splits, labels):
+    """The same features, a linear SVM with balanced classes (C=0.1); one-hot predictions."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    model = make_pipeline(_word_char_features(), LinearSVC(C=0.1, class_weight="balanced"))
+    model.fit(splits.train["text"], splits.train["label"])
+
+    def predict(texts):
+        predicted = model.predict(list(texts))
+        return np.array([[float(p == label) for label in labels] for p in predicted])
+
+    return predict
 
 
 def vader(splits, labels):
@@ -73,27 +100,41 @@ def vader(splits, labels):
     return predict
 
 
-PEERS = {BASELINE: fit_tfidf_baseline, WORD_CHAR: word_char_tfidf, VADER: vader}
+PEERS = {
+    BASELINE: fit_tfidf_baseline,
+    WORD_CHAR: word_char_tfidf,
+    WORD_CHAR_SVC: word_char_svc,
+    VADER: vader,
+}
 
 
 def keras_recipe(splits, labels, overrides, seed):
-    from pipeline.predict import Predictor, keras_forward
-    from pipeline.train import fit_model
+    """Train a candidate as train.py would (int8 storage included where its params say so)."""
+    from pipeline.train import fit_model, quantize, serving_predictor
 
-    model, _ = fit_model(splits, labels, resolve_params({**overrides, "seed": seed}))
-    return Predictor(keras_forward(model), labels).predict_proba
+    params = resolve_params({**overrides, "seed": seed})
+    model, _, _ = fit_model(splits, labels, params)
+    if params["quantize"] == "int8":
+        quantize(model)
+    return serving_predictor(model, params["architecture"], labels).predict_proba
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(config.KAGGLE_DATA_PATH))
+    parser.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), metavar="NAME")
+    parser.add_argument("--json", help="also write every seed's figures to this file")
     args = parser.parse_args()
-    data = load_labelled_data(args.data)
+    data = load_labelled_data(args.data, label_column=args.label_column)
+    peers = [
+        p for p in PEERS if p != VADER or set(data.labels) == {"negative", "neutral", "positive"}
+    ]
     results = {}
     for seed in args.seeds:
         splits = split_data(data, seed)
-        for name in [*PEERS, *CANDIDATES]:
+        for name in [*peers, *args.candidates]:
             started = time.perf_counter()
             if name in PEERS:
                 predict = PEERS[name](splits, data.labels)
@@ -109,6 +150,8 @@ def main() -> None:
                 row[part] = (metrics["accuracy"], metrics["macro_f1"])
             results.setdefault(name, []).append(row)
             print(f"seed {seed} {name:30} {json.dumps(row)}", file=sys.stderr, flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
     print(f"\n{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}), {data.source}, means:")
     print("| recipe | val accuracy | val macro-F1 | test accuracy | test macro-F1 | train s |")
     print("|---|---|---|---|---|---|")

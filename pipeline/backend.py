@@ -1,24 +1,45 @@
-"""TensorFlow and Keras, imported in one place and only where a model is built or loaded.
+"""TensorFlow, Keras and keras-hub, imported in one place and only where a model is needed.
 
-TensorFlow's C++ runtime prints a start-up banner on stderr at import, before any
-logging setting can take effect; it is hidden here so the CLIs print only their own lines.
-Import errors still surface: Python raises them after stderr is restored.
+TensorFlow's C++ runtime prints a start-up banner (and, in the full build on a machine
+without a GPU, a CUDA notice) on stderr at import, before any logging setting can take
+effect; it is hidden here so the CLIs print only their own lines. Import errors still
+surface: Python raises them after stderr is restored. keras-hub is imported on first use
+(`from pipeline.backend import keras_hub`), so the n-gram recipes never pay for it.
 """
 
+import functools
 import os
 
 
-def _import_quietly():
+def _quietly(import_modules):
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import keras
-        import tensorflow
+        return import_modules()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _import_tensorflow():
+    import keras
+    import tensorflow
+
     return keras, tensorflow
 
 
-keras, tf = _import_quietly()
+@functools.cache
+def _import_keras_hub():
+    import keras_hub
+
+    return keras_hub
+
+
+keras, tf = _quietly(_import_tensorflow)
+
+
+def __getattr__(name: str):
+    if name == "keras_hub":
+        return _quietly(_import_keras_hub)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

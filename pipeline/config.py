@@ -6,6 +6,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
+# The pretrained encoder, vendored as a Keras preset (vendor/all-minilm-l6-v2/SOURCE.md).
+DEFAULT_ENCODER_DIR = PROJECT_ROOT / "vendor" / "all-minilm-l6-v2"
+# Derived, re-computable files (cached sentence embeddings); git ignores it.
+DEFAULT_CACHE_DIR = PROJECT_ROOT / ".cache"
 
 KAGGLE_DATA_PATH = DATA_DIR / "Sentiment.csv"
 SAMPLE_DATA_PATH = DATA_DIR / "sample.csv"
@@ -24,6 +28,9 @@ TEST_SHARE = 0.15
 
 MODELS_DIR_ENV = "SENTIMENT_MODELS_DIR"
 FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
+# Tests point these at a tiny random encoder and a temporary cache.
+ENCODER_DIR_ENV = "SENTIMENT_ENCODER_DIR"
+CACHE_DIR_ENV = "SENTIMENT_CACHE_DIR"
 DEFAULT_FEEDBACK_PATH = DATA_DIR / "feedback.csv"
 
 # Caps for a shared server (the dashboard's Retrain tab). They keep a retrain, together
@@ -62,3 +69,13 @@ def models_dir(override: str | os.PathLike | None = None) -> Path:
 def feedback_path() -> Path:
     """The feedback CSV: $SENTIMENT_FEEDBACK_FILE if set, else data/feedback.csv."""
     return Path(os.environ.get(FEEDBACK_FILE_ENV) or DEFAULT_FEEDBACK_PATH)
+
+
+def encoder_dir() -> Path:
+    """The pretrained encoder's preset folder: $SENTIMENT_ENCODER_DIR, else the vendored one."""
+    return Path(os.environ.get(ENCODER_DIR_ENV) or DEFAULT_ENCODER_DIR)
+
+
+def cache_dir() -> Path:
+    """Where derived files are cached: $SENTIMENT_CACHE_DIR, else .cache/ in the project."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR)

@@ -10,9 +10,21 @@ from typing import Any
 from pipeline.errors import ParameterError
 
 # The default architecture and its settings measured best on validation (README, "Choosing
-# the default"); `lstm` reproduces the tutorial's network for comparison.
+# the default"); `lstm` reproduces the tutorial's network for comparison. Each architecture
+# is a recipe module in pipeline/recipes/.
 DEFAULT_ARCHITECTURE = "fasttext"
-ARCHITECTURES = ("fasttext", "lstm")
+ARCHITECTURES = ("fasttext", "lstm", "minilm", "minilm-frozen")
+NGRAM = ("fasttext", "lstm")
+TRANSFORMERS = ("minilm", "minilm-frozen")
+# One line per architecture for the selectors' help (the Retrain tab, train.py --help).
+ARCHITECTURE_HELP = {
+    "fasttext": "averaged character n-gram embeddings: trains in seconds, 0.1 ms a text",
+    "lstm": "the tutorial's two-layer LSTM, for comparison",
+    "minilm": "the pretrained MiniLM transformer, fine-tuned end to end: the most accurate "
+    "with a few thousand rows or more, minutes to train",
+    "minilm-frozen": "the pretrained MiniLM kept fixed, only a softmax head trained on its "
+    "cached sentence embeddings: seconds to train, best with a few hundred rows",
+}
 # Class weightings by the power they raise scikit-learn's "balanced" weights to. A mild one
 # lifts the minority classes' recall (and so macro-F1) for little accuracy; over six split
 # seeds the fourth root scored best on validation accuracy plus macro-F1 (README).
@@ -31,6 +43,11 @@ class ParamSpec:
     low: float | None = None
     high: float | None = None
     choices: tuple | None = None
+    used_by: tuple[str, ...] = ARCHITECTURES
+
+    def applies_to(self, architecture: str) -> bool:
+        """Whether this setting changes what `architecture` trains."""
+        return architecture in self.used_by
 
     def describe_range(self) -> str:
         """Say what values are allowed, e.g. "8 to 1024" or "one of fasttext, lstm"."""
@@ -80,14 +97,32 @@ def _convert(kind: type, value: Any) -> Any:
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("architecture", str, DEFAULT_ARCHITECTURE, "network to train", choices=ARCHITECTURES),
-    ParamSpec("vocab_size", int, 50_000, "largest vocabulary kept by the vectorizer", 500, 100_000),
-    ParamSpec("sequence_length", int, 400, "tokens kept per text (longer texts are cut)", 8, 1024),
-    ParamSpec("embedding_dim", int, 32, "size of each token's embedding", 8, 512),
-    ParamSpec("units", int, 64, "recurrent units (lstm); unused by fasttext", 8, 1024),
+    ParamSpec(
+        "vocab_size", int, 50_000, "largest vocabulary kept by the vectorizer", 500, 100_000,
+        used_by=NGRAM,
+    ),
+    ParamSpec(
+        "sequence_length", int, 400,
+        "tokens kept per text (longer texts are cut); the transformers use the length that "
+        "holds 99% of the training texts, up to this", 8, 1024,
+    ),
+    ParamSpec(
+        "embedding_dim", int, 32, "size of each token's embedding", 8, 512, used_by=NGRAM
+    ),
+    ParamSpec("units", int, 64, "recurrent units of the LSTM", 8, 1024, used_by=("lstm",)),
     ParamSpec("dropout", float, 0.3, "dropout rate", 0.0, 0.8),
     ParamSpec("epochs", int, 30, "most passes over the training data", 1, 100),
     ParamSpec("batch_size", int, 64, "texts per training step", 8, 4096),
-    ParamSpec("learning_rate", float, 0.002, "Adam learning rate", 1e-5, 0.1),
+    ParamSpec("learning_rate", float, 0.002, "peak learning rate", 1e-5, 0.1),
+    ParamSpec(
+        "warmup_share", float, 0.1,
+        "share of the steps over which the learning rate warms up, before a cosine decay",
+        0.0, 0.5, used_by=("minilm",),
+    ),
+    ParamSpec(
+        "weight_decay", float, 0.01, "AdamW weight decay (not on biases and layer norms)",
+        0.0, 0.3, used_by=TRANSFORMERS,
+    ),
     ParamSpec(
         "class_weighting",
         str,
@@ -96,8 +131,18 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         choices=CLASS_WEIGHTINGS,
     ),
     ParamSpec("patience", int, 2, "epochs without validation gain before stopping; 0 = off", 0, 20),
+    ParamSpec(
+        "final_refit", str, "no",
+        "after early stopping, train again on train + validation for the epochs it found "
+        "(the test part stays untouched)", choices=("no", "yes"),
+    ),
+    ParamSpec(
+        "quantize", str, "none",
+        "store and run the transformer's dense layers and embeddings in int8 (a quarter of "
+        "the file, faster on CPU)", choices=("none", "int8"), used_by=TRANSFORMERS,
+    ),
     ParamSpec("seed", int, 42, "seed of the split, the weights and the shuffling", 0, 2**31 - 1),
-)
+)  # fmt: skip
 SPECS_BY_NAME = {spec.name: spec for spec in PARAM_SPECS}
 
 # Where an architecture's own defaults differ from the shared ones. `lstm` is the
@@ -105,6 +150,27 @@ SPECS_BY_NAME = {spec.name: spec for spec in PARAM_SPECS}
 # dropout 0.4, batch 512 for 10 epochs.
 ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
     "fasttext": {},
+    # Fine-tuning settings as serious BERT fine-tuning uses them (AdamW, warm-up, a small
+    # learning rate, few epochs); chosen on validation (README, "Choosing the default").
+    "minilm": {
+        "sequence_length": 128,
+        "dropout": 0.1,
+        "epochs": 2,
+        "batch_size": 32,
+        "learning_rate": 8e-5,
+        "class_weighting": "sqrt",
+        "patience": 1,
+        "quantize": "int8",
+    },
+    "minilm-frozen": {
+        "sequence_length": 128,
+        "dropout": 0.1,
+        "epochs": 100,
+        "batch_size": 64,
+        "learning_rate": 0.003,
+        "class_weighting": "sqrt",
+        "patience": 5,
+    },
     "lstm": {
         "vocab_size": 2_000,
         "sequence_length": 28,

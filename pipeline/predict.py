@@ -29,7 +29,7 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="predict")
 
 
-def _as_model_input(texts: list[str]) -> np.ndarray:
+def as_model_input(texts: list[str]) -> np.ndarray:
     # Text that is not valid UTF-8 (lone surrogates) is replaced, not allowed to crash.
     return np.array([t.encode("utf-8", "replace") for t in texts], dtype=object)
 
@@ -51,7 +51,7 @@ def keras_forward(model) -> Callable[[list[str]], np.ndarray]:
         input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string)],
         reduce_retracing=True,
     )
-    return lambda texts: infer(_as_model_input(texts)).numpy()
+    return lambda texts: infer(as_model_input(texts)).numpy()
 
 
 class Predictor:
@@ -137,7 +137,9 @@ def load_predictor(
             raise RegistryError(f"Version {version} cannot run without TensorFlow.")
         forward = numpy_model and numpy_model.predict_proba
     if forward is None:
-        forward = keras_forward(registry.load_model(version))
+        from pipeline.recipes import serving_forward
+
+        forward = serving_forward(registry.load_model(version), metadata.get("architecture"))
     return Predictor(forward, metadata["labels"], metadata)
 
 

@@ -153,12 +153,12 @@ class Registry:
         Returns:
             The end-to-end keras.Model.
         """
-        # pipeline.model registers the in-graph cleaning function that the model refers to.
-        from pipeline.model import keras
+        from pipeline.recipes import load_keras_model
 
         model_path = self.path(version) / MODEL_FILE
+        architecture = self.metadata(version).get("architecture")
         try:
-            return keras.saving.load_model(model_path, safe_mode=True)
+            return load_keras_model(model_path, architecture)
         except Exception as exc:  # any failure to load means the version is broken
             raise RegistryError(f"Model file {model_path} could not be loaded: {exc}") from exc
 

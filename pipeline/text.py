@@ -46,6 +46,18 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
     (r"^ +| +$", ""),
 )
 
+# Light rules for the pretrained transformer, whose own tokenizer splits words and
+# punctuation: only what carries no meaning in a tweet is normalised, as TweetEval does
+# ("@user", "http"); names and punctuation stay, since the encoder knows them.
+TRANSFORMER_RULES: tuple[tuple[str, str], ...] = (
+    (CLEANING_RULES[0][0], " http "),
+    (r"@[a-z0-9_]+", " @user "),
+    (r"\brt\b", " "),
+    (r"&amp;", " & "),
+    (r"[ \t\n\r\f\v]+", " "),
+    (r"^ +| +$", ""),
+)
+
 # Grouping key for the leakage-free split: copies of one tweet (retweets, the same text
 # with another link) must land on the same side.
 _LEADING_RETWEET = re.compile(r"^\s*rt\s+@\w+:?\s*", re.ASCII)

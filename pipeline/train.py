@@ -1,14 +1,14 @@
-"""Training: fit a network with Keras callbacks, evaluate it, and save it as a version."""
+"""Training: fit a recipe (pipeline/recipes), evaluate it, and save it as a version."""
 
 import platform
 import textwrap
 import threading
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.class_weight import compute_class_weight
 
 from pipeline import config
 from pipeline.backend import keras, tf
@@ -17,84 +17,12 @@ from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
 from pipeline.jobs import training_slot
-from pipeline.model import (
-    build_classifier,
-    build_end_to_end,
-    build_text_encoder,
-    compile_classifier,
-)
-from pipeline.params import CLASS_WEIGHT_POWERS
-from pipeline.predict import Predictor, keras_forward
+from pipeline.predict import Predictor
+from pipeline.recipes import get_recipe, serving_forward
 from pipeline.registry import Registry
 from pipeline.text import normalize_for_grouping
 
 ProgressReport = Callable[[dict], None]
-
-
-class ProgressCallback(keras.callbacks.Callback):
-    """Reports per-batch and per-epoch progress and stops the run when asked.
-
-    Args:
-        report: called with one dict per event ("batch" or "epoch"); must be cheap and
-            thread-safe, as it runs on the training thread.
-        stop_event: when set, training stops after the current batch.
-        epochs: the most epochs the run may take.
-    """
-
-    def __init__(self, report: ProgressReport | None, stop_event: threading.Event, epochs: int):
-        super().__init__()
-        self.report = report or (lambda event: None)
-        self.stop_event = stop_event
-        self.epochs = epochs
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch + 1
-
-    def on_train_batch_end(self, batch, logs=None):
-        steps = self.params.get("steps")
-        self.report(
-            {
-                "event": "batch",
-                "epoch": self.epoch,
-                "epochs": self.epochs,
-                "batch": batch + 1,
-                "steps": steps,
-            }
-        )
-        if self.stop_event.is_set():
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        self.report({"event": "epoch", "epoch": epoch + 1, "epochs": self.epochs, **logs})
-
-
-def _encode_labels(labels: list[str], values) -> np.ndarray:
-    index_of = {label: i for i, label in enumerate(labels)}
-    return np.array([index_of[v] for v in values], dtype="int64")
-
-
-def class_weights(y: np.ndarray, weighting: str) -> dict[int, float] | None:
-    """Per-class loss weights: none, scikit-learn's "balanced", or its square or fourth root.
-
-    A root lifts the minority classes' recall (and so macro-F1) without giving up as much
-    accuracy as full balancing does on skewed data like the GOP tweets.
-
-    Args:
-        y: the encoded training labels.
-        weighting: one of params.CLASS_WEIGHTINGS.
-
-    Returns:
-        A Keras class_weight mapping, or None for no weighting.
-    """
-    if weighting == "none":
-        return None
-    present = np.unique(y)
-    weights = (
-        compute_class_weight("balanced", classes=present, y=y) ** CLASS_WEIGHT_POWERS[weighting]
-    )
-    return dict(zip(present.tolist(), weights.tolist(), strict=True))
 
 
 def fit_model(
@@ -104,51 +32,63 @@ def fit_model(
     report: ProgressReport | None = None,
     stop_event: threading.Event | None = None,
 ):
-    """Adapt the vectorizer on the training texts and fit the network.
+    """Fit the chosen architecture's recipe on a split, with an optional final refit.
+
+    With `final_refit` "yes", a second run trains on train + validation for the number of
+    epochs early stopping found in the first; the test part stays untouched.
 
     Args:
         splits: the leakage-free split.
         labels: the label order.
-        params: validated hyperparameters.
-        report: progress callback, see ProgressCallback.
+        params: validated hyperparameters; `architecture` picks the recipe.
+        report: progress callback, see recipes.base.ProgressCallback.
         stop_event: set it to cancel; TrainingCancelled is raised.
 
     Returns:
-        The end-to-end model (raw strings in) and the per-epoch history.
+        The end-to-end model (raw strings in), the first run's per-epoch history, and
+        extras for the metadata (from the recipe, plus `refit` when one ran).
     """
-    stop_event = stop_event or threading.Event()
-    keras.utils.set_random_seed(params["seed"])
-    cleaner, vectorizer = build_text_encoder(params)
-    train_texts = cleaner(tf.constant(splits.train["text"].tolist()))
-    vectorizer.adapt(train_texts)
-    # Texts are vectorized once; the network then trains on integer arrays, which is fast.
-    x_train = vectorizer(train_texts).numpy()
-    x_val = vectorizer(cleaner(tf.constant(splits.validation["text"].tolist()))).numpy()
-    y_train = _encode_labels(labels, splits.train["label"])
-    y_val = _encode_labels(labels, splits.validation["label"])
-    callbacks = [ProgressCallback(report, stop_event, params["epochs"])]
-    if params["patience"] > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=params["patience"], restore_best_weights=True
-            )
-        )
-    class_weight = class_weights(y_train, params["class_weighting"])
-    classifier = compile_classifier(build_classifier(params, len(labels)), params)
-    history = classifier.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        class_weight=class_weight,
-        callbacks=callbacks,
-        shuffle=True,
-        verbose=0,
-    )
-    if stop_event.is_set():
-        raise TrainingCancelled("Training was cancelled; nothing was saved.")
-    return build_end_to_end(cleaner, vectorizer, classifier, params), history.history
+    recipe = get_recipe(params["architecture"])
+    model, history, extras = recipe.fit(splits, labels, params, report, stop_event)
+    if params["final_refit"] == "yes":
+        epochs = best_epoch(history, params)
+        report = report or (lambda event: None)
+        report({"event": "refitting"})
+        refit_params = {**params, "epochs": epochs, "patience": 0}
+        model, _, _ = recipe.fit(merge_validation(splits), labels, refit_params, report, stop_event)
+        rows = len(splits.train) + len(splits.validation)
+        extras = {**extras, "refit": {"epochs": epochs, "rows": rows}}
+    return model, history, extras
+
+
+def best_epoch(history: dict, params: dict) -> int:
+    """The epoch whose weights early stopping kept (the lowest validation loss)."""
+    losses = history.get("val_loss") or []
+    if params["patience"] == 0 or not losses:
+        return len(history.get("loss", [])) or params["epochs"]
+    return int(np.argmin(losses)) + 1
+
+
+def merge_validation(splits: Splits) -> Splits:
+    """Train on train + validation; validation is kept only for the curves (it is seen)."""
+    train = pd.concat([splits.train, splits.validation], ignore_index=True)
+    return Splits(train, splits.validation, splits.test, splits.seed)
+
+
+def quantize(model) -> None:
+    """Store and run a transformer's dense layers and embeddings in int8 (Keras quantize).
+
+    A quarter of the file size (the shipped version is committed to git) and faster on
+    CPU; bench/serving.py reports how many labels it changes.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Layer .* does not have a `quantize` method")
+        model.network.quantize("int8")
+
+
+def serving_predictor(model, architecture: str, labels: list[str]) -> Predictor:
+    """The predictor a freshly trained model is evaluated with: the recipe's serving path."""
+    return Predictor(serving_forward(model, architecture), labels)
 
 
 def add_training_rows(splits: Splits, rows: pd.DataFrame, labels: list[str]) -> tuple[Splits, int]:
@@ -205,6 +145,16 @@ def train_and_save(
         )
 
 
+def evaluate_parts(predictor: Predictor, splits: Splits, labels: list[str]) -> dict:
+    """Metrics on the test and validation parts."""
+    return {
+        part: evaluate_predictions(
+            frame["label"].tolist(), predictor.predict_proba(frame["text"]), labels
+        )
+        for part, frame in (("test", splits.test), ("validation", splits.validation))
+    }
+
+
 def _train_and_save(
     data, params, registry, report, stop_event, promote, command, extra_training_rows
 ) -> dict:
@@ -216,16 +166,16 @@ def _train_and_save(
         splits, added = add_training_rows(splits, extra_training_rows, data.labels)
     report({"event": "split", **splits.sizes})
     started = time.perf_counter()
-    model, history = fit_model(splits, data.labels, params, report, stop_event)
+    model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
     report({"event": "evaluating"})
-    predictor = Predictor(keras_forward(model), data.labels)
-    metrics = {
-        part: evaluate_predictions(
-            frame["label"].tolist(), predictor.predict_proba(frame["text"]), data.labels
+    if params.get("quantize") == "int8":
+        extras["before_quantization"] = evaluate_parts(
+            serving_predictor(model, params["architecture"], data.labels), splits, data.labels
         )
-        for part, frame in (("test", splits.test), ("validation", splits.validation))
-    }
+        quantize(model)
+    predictor = serving_predictor(model, params["architecture"], data.labels)
+    metrics = evaluate_parts(predictor, splits, data.labels)
     report({"event": "baseline"})
     baseline = baseline_metrics(splits, data.labels)
     if stop_event.is_set():
@@ -246,6 +196,7 @@ def _train_and_save(
         "validation_metrics": metrics["validation"],
         "baseline": {"name": "tf-idf word 1-2 grams + logistic regression", "metrics": baseline},
         "extra_training_rows": added,
+        **extras,
         "history": {k: [float(x) for x in v] for k, v in history.items()},
         "epochs_run": len(history.get("loss", [])),
         "train_seconds": round(train_seconds, 2),

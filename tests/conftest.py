@@ -12,6 +12,7 @@ FULL_DATA_CANDIDATES = (
     config.PROJECT_ROOT.parent / "shared" / "data" / "Sentiment.csv",
 )
 TINY_PARAMS = {"epochs": 4, "vocab_size": 2000, "embedding_dim": 16, "batch_size": 32}
+TINY_MINILM = {"epochs": 2, "learning_rate": 0.001, "batch_size": 32}
 
 
 def find_full_data() -> Path | None:
@@ -53,6 +54,40 @@ def tiny_models_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
     data = load_labelled_data(config.SAMPLE_DATA_PATH)
     train_and_save(data, resolve_params(TINY_PARAMS), Registry(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A tiny random BERT preset as the encoder, and a temporary embedding cache, for the
+    whole session (subprocesses inherit both through the environment)."""
+    from helpers import make_tiny_encoder
+
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    make_tiny_encoder(folder)
+    saved = {name: os.environ.get(name) for name in (config.ENCODER_DIR_ENV, config.CACHE_DIR_ENV)}
+    os.environ[config.ENCODER_DIR_ENV] = str(folder)
+    os.environ[config.CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("cache"))
+    yield folder
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def tiny_minilm_dir(tiny_encoder, tmp_path_factory) -> Path:
+    """A registry holding one `minilm` version fine-tuned from the tiny encoder."""
+    from pipeline.data import load_labelled_data
+    from pipeline.params import resolve_params
+    from pipeline.registry import Registry
+    from pipeline.train import train_and_save
+
+    root = tmp_path_factory.mktemp("minilm-models")
+    data = load_labelled_data(config.SAMPLE_DATA_PATH)
+    params = resolve_params({"architecture": "minilm", "quantize": "none", **TINY_MINILM})
+    train_and_save(data, params, Registry(root))
     return root
 
 

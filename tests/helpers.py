@@ -40,3 +40,37 @@ def record_rows_held(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(predict, "score_frame", recording_score_frame)
     return held
+
+
+def make_tiny_encoder(folder) -> None:
+    """Write a tiny randomly initialised BERT preset (same keras-hub classes as MiniLM).
+
+    Two layers 32 wide and a WordPiece vocabulary of the sample data's words, so tests of
+    the transformer recipes train in seconds and never load the 45 MB vendored weights.
+    """
+    import collections
+    import json
+    import re
+
+    from pipeline import config
+    from pipeline.backend import keras, keras_hub
+
+    words = collections.Counter(
+        word
+        for line in config.SAMPLE_DATA_PATH.read_text(encoding="utf-8").lower().splitlines()
+        for word in re.findall(r"[a-z]+", line)
+    )
+    characters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list("0123456789!?.,:;#@&'-")
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + characters
+    vocabulary += [f"##{c}" for c in characters] + [w for w, _ in words.most_common(400)]
+    vocabulary = list(dict.fromkeys(vocabulary))
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), num_layers=2, num_heads=2, hidden_dim=32,
+        intermediate_dim=64, max_sequence_length=512,
+    )  # fmt: skip
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    backbone.save_to_preset(str(folder))
+    tokenizer.save_to_preset(str(folder))
+    source = {"name": "tiny random BERT (tests)", "license": "n/a"}
+    (folder / "source.json").write_text(json.dumps(source))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pipeline.errors import RegistryError
-from pipeline.model import build_classifier, build_end_to_end, build_text_encoder
 from pipeline.params import resolve_params
+from pipeline.recipes.ngram import build_classifier, build_end_to_end, build_text_encoder
 from pipeline.registry import ACTIVE_FILE, Registry
 
 

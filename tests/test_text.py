@@ -53,7 +53,7 @@ HOSTILE = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", 
 )
 def test_in_model_cleaning_matches_python_cleaning(python_clean, marks):
     from pipeline.backend import tf
-    from pipeline.model import CleanText
+    from pipeline.recipes.ngram import CleanText
 
     texts = [raw for raw, _ in CLEANING_CASES] + HOSTILE
     cleaned = [t.decode("utf-8") for t in CleanText(**marks)(tf.constant(texts)).numpy()]
@@ -62,7 +62,7 @@ def test_in_model_cleaning_matches_python_cleaning(python_clean, marks):
 
 def test_saved_model_keeps_its_own_cleaning_rules(tmp_path):
     from pipeline.backend import keras, tf
-    from pipeline.model import CleanText
+    from pipeline.recipes.ngram import CleanText
 
     texts = keras.Input(shape=(), dtype="string")
     model = keras.Model(texts, CleanText(rules=[("[aeiou]", "")])(texts))

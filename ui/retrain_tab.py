@@ -75,7 +75,7 @@ def start_job(registry: Registry, chosen: tuple, values: dict, include_feedback:
     check_caps(params, config.MAX_RETRAIN_EPOCHS, config.MAX_RETRAIN_VOCAB)
     data = load_data(*chosen)
     # Imported only now: a bad upload is answered without first loading TensorFlow (seconds).
-    from pipeline.model import check_model_size
+    from pipeline.recipes import check_model_size
     from pipeline.train import train_and_save
 
     check_model_size(params, len(data.labels), config.MAX_RETRAIN_PARAMETERS)

@@ -1,12 +1,15 @@
-"""Model building: the in-graph text cleaning, the vectorizer and the networks, by name.
+"""The n-gram recipes, `fasttext` and `lstm`: in-graph cleaning, a vectorizer, a network.
 
 The saved artifact takes raw strings: `build_end_to_end` puts the cleaning rules and the
 vectorizer with its vocabulary in front of the trained network, so serving can never drift
 from training.
 """
 
+import threading
+
 from pipeline.backend import keras, tf
-from pipeline.errors import ParameterError
+from pipeline.errors import ParameterError, TrainingCancelled
+from pipeline.recipes.base import Recipe, class_weights, encoded_splits, training_callbacks
 from pipeline.text import CLEANING_RULES, TEXT_END, TEXT_START
 
 layers = keras.layers
@@ -173,6 +176,11 @@ def build_end_to_end(
     return keras.Model(texts, network(vectorizer(cleaner(texts))), name="sentiment")
 
 
+def count_weights(params: dict, n_classes: int) -> int:
+    """The network's number of weights, without training it."""
+    return build_classifier(params, n_classes).count_params()
+
+
 def check_model_size(params: dict, n_classes: int, max_parameters: int) -> int:
     """Refuse a network with more weights than a shared server allows.
 
@@ -184,10 +192,52 @@ def check_model_size(params: dict, n_classes: int, max_parameters: int) -> int:
     Returns:
         The network's number of weights.
     """
-    count = build_classifier(params, n_classes).count_params()
+    count = count_weights(params, n_classes)
     if count > max_parameters:
         raise ParameterError(
             f"This network would have {count:,} weights, over this server's cap of "
             f"{max_parameters:,}. Lower the vocabulary, embedding or units."
         )
     return count
+
+
+def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
+    """Adapt the vectorizer on the training texts and fit the network.
+
+    Args:
+        splits: the leakage-free split.
+        labels: the label order.
+        params: validated hyperparameters.
+        report: progress callback, see base.ProgressCallback.
+        stop_event: set it to cancel; TrainingCancelled is raised.
+
+    Returns:
+        The end-to-end model (raw strings in), the per-epoch history and {} (no extras).
+    """
+    stop_event = stop_event or threading.Event()
+    keras.utils.set_random_seed(params["seed"])
+    cleaner, vectorizer = build_text_encoder(params)
+    train_texts = cleaner(tf.constant(splits.train["text"].tolist()))
+    vectorizer.adapt(train_texts)
+    # Texts are vectorized once; the network then trains on integer arrays, which is fast.
+    x_train = vectorizer(train_texts).numpy()
+    x_val = vectorizer(cleaner(tf.constant(splits.validation["text"].tolist()))).numpy()
+    y_train, y_val = encoded_splits(splits, labels)
+    classifier = compile_classifier(build_classifier(params, len(labels)), params)
+    history = classifier.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        class_weight=class_weights(y_train, params["class_weighting"]),
+        callbacks=training_callbacks(params, report, stop_event),
+        shuffle=True,
+        verbose=0,
+    )
+    if stop_event.is_set():
+        raise TrainingCancelled("Training was cancelled; nothing was saved.")
+    return build_end_to_end(cleaner, vectorizer, classifier, params), history.history, {}
+
+
+RECIPES = {name: Recipe(name, fit, count_weights) for name in NETWORKS}

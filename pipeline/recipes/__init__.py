@@ -1,0 +1,73 @@
+"""Model recipes, one module each behind the small interface of `base.Recipe`.
+
+| architecture | module | what it is |
+|---|---|---|
+| fasttext, lstm | ngram | character n-gram embeddings averaged; the tutorial's LSTM |
+| minilm | transformer | a pretrained MiniLM encoder fine-tuned end to end |
+| minilm-frozen | frozen | the same encoder kept fixed, cached embeddings, a trained head |
+
+Modules are imported on first use: the n-gram recipes never import keras-hub.
+"""
+
+import importlib
+
+RECIPE_MODULES = {
+    "fasttext": "pipeline.recipes.ngram",
+    "lstm": "pipeline.recipes.ngram",
+    "minilm": "pipeline.recipes.transformer",
+    "minilm-frozen": "pipeline.recipes.frozen",
+}
+
+
+def get_recipe(architecture: str):
+    """The Recipe of an architecture (its module is imported, registering its layers).
+
+    Args:
+        architecture: one of params.ARCHITECTURES.
+
+    Returns:
+        A base.Recipe.
+    """
+    return importlib.import_module(RECIPE_MODULES[architecture]).RECIPES[architecture]
+
+
+def load_keras_model(path, architecture: str | None):
+    """Load a saved end-to-end model with Keras safe_mode on (no arbitrary code runs).
+
+    Args:
+        path: the model.keras file.
+        architecture: the version's architecture, whose module registers the custom
+            layers the file refers to; None (older metadata) means an n-gram recipe.
+
+    Returns:
+        The keras.Model.
+    """
+    get_recipe(architecture if architecture in RECIPE_MODULES else "fasttext")
+    from pipeline.backend import keras
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def serving_forward(model, architecture: str | None):
+    """The fastest Keras serving function for a loaded model: texts -> probabilities."""
+    recipe = get_recipe(architecture if architecture in RECIPE_MODULES else "fasttext")
+    if recipe.forward is not None:
+        return recipe.forward(model)
+    from pipeline.predict import keras_forward
+
+    return keras_forward(model)
+
+
+def check_model_size(params: dict, n_classes: int, max_parameters: int) -> None:
+    """Refuse an n-gram network with more weights than a shared server allows.
+
+    A transformer's size is its pretrained encoder's, fixed and measured to fit a small
+    server (README, "Benchmarks"), so the cap, which bounds the user's vocabulary and
+    embedding choices, does not apply to it.
+    """
+    from pipeline.params import NGRAM
+
+    if params["architecture"] in NGRAM:
+        from pipeline.recipes.ngram import check_model_size as check_ngram
+
+        check_ngram(params, n_classes, max_parameters)

@@ -1,0 +1,119 @@
+"""The `minilm-frozen` recipe: the pretrained encoder kept fixed, only a softmax head trained.
+
+Teachable Machine's method, for small data: each text's sentence embedding (the mean of
+MiniLM's token outputs) is computed once and cached on disk, keyed by the encoder's
+weights, the sequence length, the cleaning rules and the text, so a retrain on the same or
+overlapping rows only trains the head: seconds. The saved model is the same
+TextClassifier as `minilm`'s, raw strings in, so serving and export need nothing new.
+"""
+
+import threading
+
+import numpy as np
+
+from pipeline.backend import keras
+from pipeline.errors import TrainingCancelled
+from pipeline.recipes.base import Recipe, class_weights, encoded_splits, training_callbacks
+from pipeline.recipes.encoder import (
+    EmbeddingCache,
+    bert_inputs,
+    build_pooled_encoder,
+    build_text_encoder,
+    choose_sequence_length,
+    encoder_info,
+    length_batches,
+    load_encoder,
+    token_lengths,
+    tokenize,
+    trim,
+)
+from pipeline.recipes.transformer import (
+    SERVING_BATCH,
+    build_end_to_end,
+    build_network,
+    count_weights,
+    serving_forward,
+)
+
+
+def embed(texts: list[str], pooled_encoder, cleaner, packer, report, stop_event) -> np.ndarray:
+    """Sentence embeddings of texts, in length-sorted batches, reporting progress."""
+    token_ids = tokenize(cleaner, packer, texts)
+    out = np.empty((len(texts), pooled_encoder.output_shape[-1]), dtype="float32")
+    batches = length_batches(token_lengths(token_ids), SERVING_BATCH)
+    for done, index in enumerate(batches, start=1):
+        if stop_event.is_set():
+            raise TrainingCancelled("Training was cancelled; nothing was saved.")
+        out[index] = np.asarray(pooled_encoder(bert_inputs(trim(token_ids[index]))))
+        report({"event": "embedding", "batch": done, "steps": len(batches)})
+    return out
+
+
+def cached_embeddings(splits, length, backbone, cleaner, packer, report, stop_event):
+    """Training and validation embeddings, computing only those not cached yet."""
+    info = encoder_info()
+    cache = EmbeddingCache(info["weights_sha256"], length, rules=cleaner.rules)
+    texts = splits.train["text"].tolist() + splits.validation["text"].tolist()
+    missing = cache.missing(texts)
+    if missing:
+        pooled_encoder = build_pooled_encoder(backbone)
+        cache.add(missing, embed(missing, pooled_encoder, cleaner, packer, report, stop_event))
+        cache.save()
+    return cache.get(splits.train["text"].tolist()), cache.get(splits.validation["text"].tolist())
+
+
+def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
+    """Train a softmax head on cached sentence embeddings of the frozen encoder.
+
+    Args:
+        splits: the leakage-free split.
+        labels: the label order.
+        params: validated hyperparameters.
+        report: progress callback, see base.ProgressCallback.
+        stop_event: set it to cancel; TrainingCancelled is raised.
+
+    Returns:
+        The end-to-end model, the per-epoch history, and extras for the metadata.
+    """
+    stop_event = stop_event or threading.Event()
+    report = report or (lambda event: None)
+    keras.utils.set_random_seed(params["seed"])
+    backbone, tokenizer = load_encoder()
+    report({"event": "tokenizing"})
+    length = choose_sequence_length(splits.train["text"], tokenizer, params["sequence_length"])
+    cleaner, packer = build_text_encoder(tokenizer, length)
+    x_train, x_val = cached_embeddings(
+        splits, length, backbone, cleaner, packer, report, stop_event
+    )
+    y_train, y_val = encoded_splits(splits, labels)
+    head = keras.Sequential(
+        [
+            keras.Input((x_train.shape[1],)),
+            keras.layers.Dropout(params["dropout"], name="head_dropout"),
+            keras.layers.Dense(len(labels), activation="softmax", name="head"),
+        ]
+    )
+    head.compile(
+        optimizer=keras.optimizers.AdamW(params["learning_rate"], params["weight_decay"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = head.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        class_weight=class_weights(y_train, params["class_weighting"]),
+        callbacks=training_callbacks(params, report, stop_event),
+        verbose=0,
+    )
+    if stop_event.is_set():
+        raise TrainingCancelled("Training was cancelled; nothing was saved.")
+    network = build_network(backbone, len(labels), params["dropout"])
+    network.get_layer("head").set_weights(head.get_layer("head").get_weights())
+    extras = {"encoder": encoder_info(), "sequence_length_used": length, "encoder_frozen": True}
+    return build_end_to_end(cleaner, packer, network), history.history, extras
+
+
+RECIPES = {"minilm-frozen": Recipe("minilm-frozen", fit, count_weights, serving_forward)}

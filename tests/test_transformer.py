@@ -1,0 +1,227 @@
+"""The transformer recipes (`minilm`, `minilm-frozen`) on a tiny random encoder of the same
+classes, plus one check of the real vendored MiniLM weights."""
+
+import json
+import subprocess
+import sys
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import TINY_MINILM
+from helpers import run_cli
+
+from pipeline import config
+from pipeline.data import load_labelled_data, split_data
+from pipeline.errors import ParameterError, TrainingCancelled
+from pipeline.params import resolve_params
+from pipeline.predict import load_predictor
+from pipeline.registry import Registry
+
+TEXTS = [
+    "WORST SHOW EVER",
+    "What a great night for Rubio #GOPDebate",
+    "RT @someone: Trump talked about the wall http://t.co/x",
+    "",
+    "Ünïcödé and emoji 😀 are fine",
+    "word " * 300,
+]
+
+
+@pytest.fixture(scope="module")
+def sample_splits():
+    data = load_labelled_data(config.SAMPLE_DATA_PATH)
+    return data, split_data(data, seed=42)
+
+
+def test_fine_tuned_version_loads_in_safe_mode_and_answers_raw_strings(tiny_minilm_dir):
+    registry = Registry(tiny_minilm_dir)
+    meta = registry.metadata()
+    assert meta["architecture"] == "minilm"
+    assert meta["encoder"]["name"] == "tiny random BERT (tests)"
+    assert len(meta["encoder"]["weights_sha256"]) == 64
+    assert meta["sequence_length_used"] % 16 == 0
+    model = registry.load_model()  # safe_mode=True inside
+    direct = np.asarray(model(np.array(TEXTS, dtype=object)))
+    assert direct.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(direct.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_serving_path_matches_the_saved_model_called_directly(tiny_minilm_dir):
+    model = Registry(tiny_minilm_dir).load_model()
+    predictor = load_predictor(tiny_minilm_dir)
+    texts = TEXTS + [f"text number {i} " * (i % 7) for i in range(150)]  # several batches
+    direct = np.asarray(model(np.array(texts, dtype=object)))
+    np.testing.assert_allclose(predictor.predict_proba(texts), direct, atol=1e-5)
+
+
+def test_training_lowers_the_loss(tiny_minilm_dir):
+    history = Registry(tiny_minilm_dir).metadata()["history"]
+    assert history["loss"][-1] < history["loss"][0]
+
+
+# A fresh interpreter with TensorFlow and TensorFlow Text only: neither keras-hub nor this
+# project, as a TF Serving build with the Text ops would load it.
+LOAD_ELSEWHERE = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # registers the WordPiece ops the tokenizer uses
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = serve(text=tf.constant(json.loads(sys.argv[2])))
+print(json.dumps({
+    "imported": sorted(m for m in ("pipeline", "keras_hub") if m in sys.modules),
+    "probabilities": out["probabilities"].numpy().tolist(),
+}))
+"""
+
+
+def test_export_agrees_with_the_predictor_without_the_project(tiny_minilm_dir, tmp_path):
+    out = tmp_path / "serving" / "1"
+    result = run_cli("-m", "pipeline", "export", "--out", str(out), models_dir=tiny_minilm_dir)
+    assert result.returncode == 0, result.stderr
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_ELSEWHERE, str(out), json.dumps(TEXTS)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    answer = json.loads(loaded.stdout.splitlines()[-1])
+    assert answer["imported"] == []
+    expected = load_predictor(tiny_minilm_dir).predict_proba(TEXTS)
+    np.testing.assert_allclose(answer["probabilities"], expected, atol=1e-5)
+
+
+def test_cancel_stops_mid_epoch_and_saves_nothing(tiny_encoder, tmp_path):
+    from pipeline.train import train_and_save
+
+    data = load_labelled_data(config.SAMPLE_DATA_PATH)
+    params = resolve_params({"architecture": "minilm", **TINY_MINILM, "batch_size": 8})
+    stop, batches = threading.Event(), []
+
+    def report(event):
+        if event["event"] == "batch":
+            batches.append((event["epoch"], event["batch"], event["steps"]))
+            if event["batch"] == 3:
+                stop.set()
+
+    with pytest.raises(TrainingCancelled):
+        train_and_save(data, params, Registry(tmp_path), report, stop)
+    assert batches[-1][:2] == (1, 3) and batches[-1][2] > 3  # stopped inside epoch 1
+    assert Registry(tmp_path).versions() == []
+
+
+def test_frozen_recipe_computes_each_embedding_once(tiny_encoder, sample_splits):
+    from pipeline.recipes import get_recipe
+
+    data, splits = sample_splits
+    params = resolve_params({"architecture": "minilm-frozen", "epochs": 3})
+    recipe = get_recipe("minilm-frozen")
+    runs = []
+    for _ in range(2):
+        events = []
+        model, history, extras = recipe.fit(splits, data.labels, params, events.append)
+        runs.append((events, model))
+    embedded = [sum(e["event"] == "embedding" for e in events) for events, _ in runs]
+    assert embedded[0] > 0 and embedded[1] == 0  # the second run read every one from cache
+    assert extras["encoder_frozen"] is True
+    first, second = (np.asarray(m(np.array(TEXTS, dtype=object))) for _, m in runs)
+    np.testing.assert_allclose(first, second, atol=1e-5)  # same seed, same cached inputs
+
+
+def test_frozen_recipe_keeps_the_encoder_weights(tiny_encoder, sample_splits):
+    from pipeline.recipes import get_recipe
+    from pipeline.recipes.encoder import load_encoder
+
+    data, splits = sample_splits
+    params = resolve_params({"architecture": "minilm-frozen", "epochs": 2})
+    model, _, _ = get_recipe("minilm-frozen").fit(splits, data.labels, params)
+    pretrained, _ = load_encoder()
+    trained = model.network.get_layer("pooled_encoder").get_layer(pretrained.name)
+    for before, after in zip(pretrained.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_int8_version_is_smaller_and_close(tiny_encoder, tmp_path):
+    from pipeline.train import train_and_save
+
+    data = load_labelled_data(config.SAMPLE_DATA_PATH)
+    sizes, predictions = {}, {}
+    for mode in ("none", "int8"):
+        root = tmp_path / mode
+        params = resolve_params({"architecture": "minilm", **TINY_MINILM, "quantize": mode})
+        result = train_and_save(data, params, Registry(root))
+        with zipfile.ZipFile(root / result["version"] / "model.keras") as archive:
+            sizes[mode] = archive.getinfo("model.weights.h5").file_size
+        predictions[mode] = load_predictor(root).predict_proba(TEXTS)
+        dtypes = {w.dtype for w in Registry(root).load_model().network.weights}
+        assert ("int8" in dtypes) == (mode == "int8")
+        assert ("before_quantization" in result) == (mode == "int8")
+    assert sizes["int8"] < sizes["none"]  # a quarter for MiniLM; here HDF5 overhead dominates
+    assert np.abs(predictions["int8"] - predictions["none"]).max() < 0.05
+
+
+def test_sequence_length_follows_the_token_lengths(tiny_encoder):
+    from pipeline.recipes.encoder import choose_sequence_length, load_encoder
+
+    _, tokenizer = load_encoder()
+    short = ["good night"] * 99 + ["bad " * 40]
+    assert choose_sequence_length(short, tokenizer, cap=128) == 16  # 99% fit in 16
+    long = ["bad " * 40] * 50
+    assert choose_sequence_length(long, tokenizer, cap=128) == 48  # 42 tokens, rounded up
+    assert choose_sequence_length(long, tokenizer, cap=32) == 32  # never above the cap
+
+
+def test_length_batches_cover_every_row_once_in_similar_lengths():
+    from pipeline.recipes.encoder import length_batches
+
+    lengths = np.random.default_rng(0).integers(3, 60, size=1000)
+    for rng in (None, np.random.default_rng(1)):
+        batches = length_batches(lengths, 32, rng)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    spread = [np.ptp(lengths[b]) for b in length_batches(lengths, 32, None)]
+    assert max(spread) <= 3  # sorted by length: each batch holds nearly equal lengths
+
+
+def test_sequence_length_above_the_encoders_positions_is_refused(tiny_encoder, sample_splits):
+    from pipeline.recipes import get_recipe
+
+    data, splits = sample_splits
+    params = resolve_params({"architecture": "minilm", "sequence_length": 600})
+    with pytest.raises(ParameterError, match="at most 512"):
+        get_recipe("minilm").fit(splits, data.labels, params)
+
+
+def test_a_missing_encoder_gives_a_clear_message(monkeypatch, tmp_path, sample_splits):
+    from pipeline.recipes import get_recipe
+    from pipeline.recipes.encoder import encoder_info
+
+    monkeypatch.setenv(config.ENCODER_DIR_ENV, str(tmp_path / "nowhere"))
+    encoder_info.cache_clear()
+    data, splits = sample_splits
+    with pytest.raises(ParameterError, match="pretrained encoder is missing"):
+        get_recipe("minilm").fit(splits, data.labels, resolve_params({"architecture": "minilm"}))
+
+
+# Computed by sentence-transformers 6.2.0 (PyTorch 2.13, transformers 5.24) from the original
+# fp32 safetensors of all-MiniLM-L6-v2, on the lower-cased probe texts: the first 4 numbers
+# of each unit-length sentence embedding.
+SENTENCE_TRANSFORMERS_REFERENCE = [
+    [-0.01765, 0.04606, 0.04511, 0.00633],
+    [0.02158, 0.11591, -0.02410, 0.02615],
+    [0.01433, 0.00859, -0.05105, -0.04461],
+]
+
+
+def test_vendored_minilm_gives_sentence_transformers_embeddings(monkeypatch):
+    weights = config.DEFAULT_ENCODER_DIR / "model.weights.h5"
+    if not weights.is_file():
+        pytest.skip(f"the vendored MiniLM weights are absent ({weights})")
+    from pipeline.recipes.encoder import PROBE_TEXTS, load_encoder, sentence_embeddings
+
+    monkeypatch.delenv(config.ENCODER_DIR_ENV, raising=False)
+    backbone, tokenizer = load_encoder(config.DEFAULT_ENCODER_DIR)
+    assert backbone.count_params() == 22_713_216
+    embeddings = sentence_embeddings(backbone, tokenizer, PROBE_TEXTS)
+    np.testing.assert_allclose(embeddings[:, :4], SENTENCE_TRANSFORMERS_REFERENCE, atol=1e-3)
+    similarity = embeddings @ embeddings.T
+    assert similarity[0, 1] < similarity[1, 2]  # two debate sentences beat love vs worst

@@ -159,10 +159,12 @@ async def predict_form() -> str:
     responses=PREDICT_ERRORS,
     openapi_extra={"requestBody": PREDICT_BODY},
 )
-async def predict(request: Request) -> JSONResponse:
+async def predict(request: Request, version: str | None = None) -> JSONResponse:
     """Label one text (JSON {"text": ...} or form data text=...) or a list (JSON
-    {"texts": [...]}), with every class's probability and the model version."""
-    predictor = request.app.state.service.require_predictor()
+    {"texts": [...]}), with every class's probability and the model version. `?version=ID`
+    picks another saved version (GET /models lists them), for example the fast fasttext one."""
+    service = request.app.state.service
+    predictor = await run_in_threadpool(service.require_predictor, version)
     body = await api_input.read_body(request.stream(), request.headers.get("content-length"))
     payload = await api_input.parse_payload(request.headers.get("content-type"), body)
     texts, single = api_input.texts_from_payload(payload)

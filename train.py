@@ -12,7 +12,13 @@ import time
 from pipeline import config
 from pipeline.cli import ArgumentParser, run
 from pipeline.data import load_labelled_data
-from pipeline.params import PARAM_SPECS, default_params, resolve_params
+from pipeline.params import (
+    ARCHITECTURE_HELP,
+    ARCHITECTURES,
+    PARAM_SPECS,
+    default_params,
+    resolve_params,
+)
 from pipeline.registry import Registry
 
 
@@ -32,14 +38,27 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
     )
-    lstm = default_params("lstm")
+    defaults = {arch: default_params(arch) for arch in ARCHITECTURES}
     for spec in PARAM_SPECS:
         flag = "--arch" if spec.name == "architecture" else "--" + spec.name.replace("_", "-")
-        differs = spec.name != "architecture" and lstm[spec.name] != spec.default
-        extra = f"; lstm: {lstm[spec.name]}" if differs else ""
-        help_text = f"{spec.help} (default: {spec.default}{extra}; {spec.describe_range()})"
+        help_text = f"{spec.help} (default: {spec.default}"
+        if spec.name == "architecture":
+            help_text = "; ".join(f"{a}: {text}" for a, text in ARCHITECTURE_HELP.items()) + (
+                f" (default: {spec.default}"
+            )
+        else:
+            help_text += "".join(
+                f"; {arch}: {values[spec.name]}"
+                for arch, values in defaults.items()
+                if spec.applies_to(arch) and values[spec.name] != spec.default
+            )
+            if spec.used_by != ARCHITECTURES:
+                help_text += f"; used by {', '.join(spec.used_by)} only"
+        help_text += f"; {spec.describe_range()})"
         metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.kind.__name__.upper()
-        parser.add_argument(flag, dest=spec.name, metavar=metavar, help=help_text)
+        parser.add_argument(
+            flag, dest=spec.name, metavar=metavar, help=help_text.replace("%", "%%")
+        )
     parser.add_argument("--promote", action="store_true", help="make the new version active")
     parser.add_argument(
         "--json", action="store_true", help="print the result as one JSON line last"

@@ -2,6 +2,8 @@
 
     python bench/serving.py [--models-dir models] [--version V] [--data data/sample.csv]
 
+For a `fasttext` version (by default the newest one; bench/serving_transformer.py times a
+transformer).
 Prints p50/p95 latency of the whole path (clean -> vectorise -> model -> probabilities)
 for one text through: this project's predictor (NumPy), the same Keras model through a
 `tf.function`, `model.predict`, and the tutorial's habit of loading the model per request;
@@ -55,7 +57,8 @@ def main() -> None:
     args = parser.parse_args()
     texts = load_labelled_data(args.data).frame["text"].tolist()
     registry = Registry(args.models_dir)
-    version = registry.resolve(args.version)
+    fasttext = [m["version"] for m in registry.list() if m.get("architecture") == "fasttext"]
+    version = registry.resolve(args.version or (fasttext[0] if fasttext else None))
     fast = load_predictor(args.models_dir, version, backend="numpy")
     keras = load_predictor(args.models_dir, version, backend="keras")
     model = registry.load_model(version)

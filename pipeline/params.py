@@ -165,7 +165,7 @@ ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
     "minilm-frozen": {
         "sequence_length": 128,
         "dropout": 0.1,
-        "epochs": 100,
+        "epochs": 30,
         "batch_size": 64,
         "learning_rate": 0.003,
         "class_weighting": "sqrt",

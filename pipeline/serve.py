@@ -7,7 +7,9 @@ them to HTTP statuses with `status_for`, in one handler.
 """
 
 import math
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from pipeline import config
 from pipeline.errors import (
@@ -29,6 +31,10 @@ STATUS_BY_ERROR = (
 )
 
 
+# Versions other than the served one that the API keeps loaded at once (memory bound).
+MAX_OTHER_VERSIONS = 2
+
+
 def status_for(error: SentimentError) -> int:
     """The HTTP status that answers a user error."""
     return next((status for kind, status in STATUS_BY_ERROR if isinstance(error, kind)), 400)
@@ -47,12 +53,37 @@ class Service:
     registry: Registry
     predictor: Predictor | None
     notice: str | None = None
+    others: OrderedDict = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def require_predictor(self) -> Predictor:
-        """The predictor; a RegistryError (503) when there is none."""
-        if self.predictor is None:
-            raise RegistryError(self.notice or "No model is loaded.")
-        return self.predictor
+    def require_predictor(self, version: str | None = None) -> Predictor:
+        """The served predictor, or another version's (loaded on first use).
+
+        Up to MAX_OTHER_VERSIONS other versions stay loaded, least recently used first out,
+        so a client may ask for the fast `fasttext` version beside a transformer default.
+
+        Args:
+            version: a version id; None for the served one.
+
+        Returns:
+            A predictor. Raises RegistryError (503) when nothing is served and RequestError
+            (422) for an unknown version.
+        """
+        if version is None or (self.predictor and version == self.predictor.version):
+            if self.predictor is None:
+                raise RegistryError(self.notice or "No model is loaded.")
+            return self.predictor
+        if version not in self.registry.versions():
+            raise RequestError(
+                f"Unknown model version {version!r}; GET /models lists the versions."
+            )
+        with self.lock:
+            if version not in self.others:
+                self.others[version] = load_predictor(self.registry.root, version)
+                while len(self.others) > MAX_OTHER_VERSIONS:
+                    self.others.popitem(last=False)
+            self.others.move_to_end(version)
+            return self.others[version]
 
 
 def load_service(models_dir: str | None = None) -> Service:

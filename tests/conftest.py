@@ -15,6 +15,16 @@ TINY_PARAMS = {"epochs": 4, "vocab_size": 2000, "embedding_dim": 16, "batch_size
 TINY_MINILM = {"epochs": 2, "learning_rate": 0.001, "batch_size": 32}
 
 
+def shipped_version(architecture: str) -> str:
+    """The newest version of an architecture in the shipped models/ folder."""
+    from pipeline.registry import Registry
+
+    registry = Registry(config.DEFAULT_MODELS_DIR)
+    return next(
+        v for v in registry.versions() if registry.metadata(v)["architecture"] == architecture
+    )
+
+
 def find_full_data() -> Path | None:
     """The Kaggle Sentiment.csv in data/ or ../shared/data/, if either is there."""
     return next((p for p in FULL_DATA_CANDIDATES if p.is_file()), None)

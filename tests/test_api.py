@@ -339,3 +339,26 @@ def test_every_version_broken_answers_503(tiny_models_dir, tmp_path, monkeypatch
         answer = test_client.get("/health")
         assert answer.status_code == 503 and "is broken" in answer.json()["detail"]
         assert test_client.post("/predict", data={"text": TEXT}).status_code == 503
+
+
+def test_another_version_answers_when_asked_by_id(tiny_models_dir, tmp_path, monkeypatch):
+    from conftest import TINY_PARAMS
+
+    from pipeline.data import load_labelled_data
+    from pipeline.params import resolve_params
+    from pipeline.train import train_and_save
+
+    models = copy_models(tiny_models_dir, tmp_path / "models")
+    served = Registry(models).active_version()
+    params = resolve_params({**TINY_PARAMS, "epochs": 1, "seed": 7})
+    other = train_and_save(load_labelled_data(config.SAMPLE_DATA_PATH), params, Registry(models))
+    expected = load_predictor(models, other["version"]).predict([TEXT])[0]
+    with start(models, monkeypatch) as client:
+        answer = client.post(f"/predict?version={other['version']}", json={"text": TEXT})
+        assert answer.status_code == 200
+        assert answer.json()["version"] == other["version"]
+        assert answer.json()["probabilities"] == pytest.approx(expected["probabilities"])
+        assert client.post("/predict", json={"text": TEXT}).json()["version"] == served
+        unknown = client.post("/predict?version=nope", json={"text": TEXT})
+        assert unknown.status_code == 422
+        assert "Unknown model version 'nope'" in unknown.json()["detail"]

@@ -58,9 +58,14 @@ def submit(at: AppTest, **values) -> AppTest:
 
 def test_form_has_one_widget_per_hyperparameter_within_the_caps(monkeypatch, models):
     at = open_app(monkeypatch, models)
+    keys = {w.key for w in [*at.number_input, *at.selectbox]}
     for spec in PARAM_SPECS[1:]:
+        key = f"param_fasttext_{spec.name}"
+        if not spec.applies_to("fasttext"):
+            assert key not in keys  # the form shows only what the recipe uses
+            continue
         kind = "selectbox" if spec.choices else "number_input"
-        widget = getattr(at, kind)(key=f"param_fasttext_{spec.name}")
+        widget = getattr(at, kind)(key=key)
         if kind == "number_input":
             assert widget.min == spec.low
             assert widget.max == min(
@@ -68,6 +73,18 @@ def test_form_has_one_widget_per_hyperparameter_within_the_caps(monkeypatch, mod
             )
     at.selectbox(key="retrain_architecture").select("lstm").run()
     assert at.number_input(key="param_lstm_vocab_size").value == 2000
+
+
+def test_the_transformer_form_and_its_expected_training_time(monkeypatch, models):
+    at = open_app(monkeypatch, models)
+    at.selectbox(key="retrain_architecture").select("minilm").run()
+    keys = {w.key for w in [*at.number_input, *at.selectbox]}
+    assert at.number_input(key="param_minilm_learning_rate").value == 8e-5
+    assert at.number_input(key="param_minilm_warmup_share").value == 0.1
+    assert "param_minilm_vocab_size" not in keys
+    at.radio(key="retrain_source").set_value("data/sample.csv").run()
+    expected = [c.value for c in at.caption if c.value.startswith("Expected training time")]
+    assert len(expected) == 1 and "for 700 rows" in expected[0]
 
 
 def test_data_without_the_label_column_is_refused_before_training(monkeypatch, models):

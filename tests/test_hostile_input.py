@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from conftest import shipped_version
 from streamlit.testing.v1 import AppTest
 
 from pipeline import config, load_predictor
@@ -27,9 +28,13 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("backend", ["numpy", "keras"])
-def test_the_predictor_scores_every_hostile_text(backend):
-    predictor = load_predictor(config.DEFAULT_MODELS_DIR, backend=backend)
+@pytest.mark.parametrize(
+    ("architecture", "backend"),
+    [("fasttext", "numpy"), ("fasttext", "keras"), ("minilm", "auto")],
+)
+def test_the_predictor_scores_every_hostile_text(architecture, backend):
+    version = shipped_version(architecture)
+    predictor = load_predictor(config.DEFAULT_MODELS_DIR, version, backend=backend)
     probabilities = predictor.predict_proba(list(HOSTILE.values()))
     assert probabilities.shape == (len(HOSTILE), len(predictor.labels))
     assert np.isfinite(probabilities).all()

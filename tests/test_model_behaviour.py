@@ -1,4 +1,5 @@
-"""Behavioural tests of the shipped default model (models/, the active version)."""
+"""Behavioural tests of the shipped models (models/): the `minilm` default and the
+`fasttext` fast path each pass every one."""
 
 import json
 
@@ -25,11 +26,17 @@ INVARIANCE_TEMPLATES = [
     "#{}2016 all the way!",
 ]
 KAGGLE_SHA256 = "83beb7691f876f9a762613e7c262f7a777a529cccfb96478089e912f1292c61c"
+ENCODER_WEIGHTS_SHA256 = "e6fc89302970ea9fecac9aa197df0d4b59da591fe3a6b8a1241d93c822067ecd"
 
 
-@pytest.fixture(scope="module")
-def predictor():
-    return load_predictor(config.DEFAULT_MODELS_DIR)
+SHIPPED = Registry(config.DEFAULT_MODELS_DIR).versions()
+# The shipped files stay small: each is committed to git once.
+MAX_SHIPPED_BYTES = {"fasttext": 8 * 2**20, "minilm": 32 * 2**20}
+
+
+@pytest.fixture(scope="module", params=SHIPPED)
+def predictor(request):
+    return load_predictor(config.DEFAULT_MODELS_DIR, request.param)
 
 
 def label_of(predictor, text):
@@ -72,16 +79,26 @@ def test_adding_terrible_moves_toward_negative(predictor):
     assert after > before
 
 
-def test_shipped_model_records_how_it_was_made():
+def test_the_default_is_the_transformer_and_the_fast_path_ships_too():
     registry = Registry(config.DEFAULT_MODELS_DIR)
-    meta = registry.metadata()
+    assert registry.metadata()["architecture"] == "minilm"
+    assert {registry.metadata(v)["architecture"] for v in SHIPPED} == {"minilm", "fasttext"}
+
+
+@pytest.mark.parametrize("version", SHIPPED)
+def test_shipped_model_records_how_it_was_made(version):
+    registry = Registry(config.DEFAULT_MODELS_DIR)
+    meta = registry.metadata(version)
     assert meta["data"]["sha256"] == KAGGLE_SHA256
     assert meta["data"]["name"] == "Sentiment.csv"
     assert meta["reproduce"].startswith("python train.py")
     assert meta["labels"] == ["negative", "neutral", "positive"]
     assert meta["metrics"]["accuracy"] > 0.6
-    size = (registry.path(meta["version"]) / "model.keras").stat().st_size
-    assert size < 8 * 2**20  # a few MB
+    size = (registry.path(version) / "model.keras").stat().st_size
+    assert size < MAX_SHIPPED_BYTES[meta["architecture"]]
+    if meta["architecture"] == "minilm":
+        assert meta["encoder"]["license"] == "Apache-2.0"
+        assert meta["encoder"]["weights_sha256"] == ENCODER_WEIGHTS_SHA256
 
 
 def test_shipped_model_metadata_matches_the_kaggle_file(full_data):

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import shipped_version
 
 from pipeline import config, load_predictor
 from pipeline.data import load_labelled_data
@@ -25,10 +26,10 @@ def sample_texts() -> list[str]:
     return load_labelled_data(config.SAMPLE_DATA_PATH).frame["text"].tolist() + HOSTILE
 
 
-def assert_parity(models_dir):
+def assert_parity(models_dir, version=None):
     texts = sample_texts()
-    keras = load_predictor(models_dir, backend="keras").predict_proba(texts)
-    fast = load_predictor(models_dir, backend="numpy")
+    keras = load_predictor(models_dir, version, backend="keras").predict_proba(texts)
+    fast = load_predictor(models_dir, version, backend="numpy")
     for probabilities in (
         fast.predict_proba(texts),  # the array path for many texts
         np.concatenate([fast.predict_proba(texts[i : i + 3]) for i in range(0, len(texts), 3)]),
@@ -39,7 +40,7 @@ def assert_parity(models_dir):
 
 
 def test_shipped_model_numpy_matches_keras():
-    assert_parity(config.DEFAULT_MODELS_DIR)
+    assert_parity(config.DEFAULT_MODELS_DIR, shipped_version("fasttext"))
 
 
 def test_freshly_trained_model_numpy_matches_keras(tiny_models_dir):
@@ -48,7 +49,8 @@ def test_freshly_trained_model_numpy_matches_keras(tiny_models_dir):
 
 def test_auto_backend_serves_without_importing_tensorflow():
     code = (
-        "import sys; from pipeline import load_predictor; p = load_predictor(); "
+        "import sys; from pipeline import load_predictor; "
+        f"p = load_predictor(version={shipped_version('fasttext')!r}); "
         "assert p.predict(['WORST SHOW EVER'])[0]['label'] == 'negative'; "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'"
     )

@@ -14,7 +14,8 @@ def get_registry() -> Registry:
     return Registry(config.models_dir())
 
 
-@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+# Two: a transformer version holds about 1 GiB, and Community Cloud gives an app 2.7 GB.
+@st.cache_resource(show_spinner="Loading the model...", max_entries=2)
 def get_predictor(models_dir: str, version: str) -> Predictor:
     """Load a model version once per process; every prediction reuses it."""
     return load_predictor(models_dir, version)

@@ -6,9 +6,18 @@ import streamlit as st
 
 from pipeline import config
 from pipeline.errors import SentimentError
+from pipeline.estimate import describe_duration, expected_training_seconds
 from pipeline.feedback import read_feedback
 from pipeline.jobs import JobRunner
-from pipeline.params import PARAM_SPECS, ParamSpec, check_caps, default_params, resolve_params
+from pipeline.params import (
+    ARCHITECTURE_HELP,
+    ARCHITECTURES,
+    PARAM_SPECS,
+    ParamSpec,
+    check_caps,
+    default_params,
+    resolve_params,
+)
 from pipeline.registry import Registry
 from ui.common import escape_markdown, show_error
 from ui.data_tab import choose_data_ui, load_data
@@ -52,7 +61,7 @@ def form_ui(architecture: str) -> tuple[dict, bool] | None:
     defaults = default_params(architecture)
     with st.form("retrain_form"):
         columns = st.columns(3)
-        specs = [spec for spec in PARAM_SPECS if spec.name != "architecture"]
+        specs = [s for s in PARAM_SPECS if s.name != "architecture" and s.applies_to(architecture)]
         values = {"architecture": architecture}
         for i, spec in enumerate(specs):
             values[spec.name] = param_widget(
@@ -189,17 +198,33 @@ def finished_ui(state: dict, registry: Registry) -> None:
         st.rerun()
 
 
+# Which recipe for how many rows: from the learning curves in the README ("Choosing the
+# default"), measured on the GOP and Apple tweets.
+ARCHITECTURE_GUIDE = "\n\n".join(f"**{name}**: {text}" for name, text in ARCHITECTURE_HELP.items())
+
+
+def expected_time_ui(registry: Registry, architecture: str, chosen: tuple) -> None:
+    """The expected training time of the chosen recipe on the chosen data."""
+    try:
+        rows = len(load_data(*chosen).frame)
+    except SentimentError:
+        return  # the data's own problem is reported when training starts
+    seconds, basis = expected_training_seconds(registry, architecture, rows)
+    st.caption(f"Expected training time for {rows:,} rows: {describe_duration(seconds)} ({basis}).")
+
+
 def retrain_ui(registry: Registry) -> None:
     """The whole Retrain tab."""
     runner = get_runner()
     job = runner.current
     running = job is not None and job.running
     architecture = st.selectbox(
-        "Architecture", PARAM_SPECS[0].choices, key="retrain_architecture",
-        help="fasttext: averaged character n-gram embeddings (the default); "
-        "lstm: the tutorial's two-layer LSTM, for comparison.",
-    )  # fmt: skip
+        "Architecture", ARCHITECTURES, key="retrain_architecture", help=ARCHITECTURE_GUIDE
+    )
+    st.caption(escape_markdown(ARCHITECTURE_HELP[architecture]))
     chosen = choose_data_ui("retrain")
+    if chosen is not None:
+        expected_time_ui(registry, architecture, chosen)
     submitted = form_ui(architecture)
     if submitted is not None:
         if not may_train():

@@ -148,7 +148,8 @@ def test_int8_version_is_smaller_and_close(tiny_encoder, tmp_path):
     sizes, predictions = {}, {}
     for mode in ("none", "int8"):
         root = tmp_path / mode
-        params = resolve_params({"architecture": "minilm", **TINY_MINILM, "quantize": mode})
+        params = {"architecture": "minilm", **TINY_MINILM, "epochs": 1, "quantize": mode}
+        params = resolve_params(params)
         result = train_and_save(data, params, Registry(root))
         with zipfile.ZipFile(root / result["version"] / "model.keras") as archive:
             sizes[mode] = archive.getinfo("model.weights.h5").file_size

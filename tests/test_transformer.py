@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import TINY_MINILM
 from helpers import run_cli
+from test_export import TEXTS  # the same texts the n-gram export is checked on
 
 from pipeline import config
 from pipeline.data import load_labelled_data, split_data
@@ -18,15 +19,6 @@ from pipeline.errors import ParameterError, TrainingCancelled
 from pipeline.params import resolve_params
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry
-
-TEXTS = [
-    "WORST SHOW EVER",
-    "What a great night for Rubio #GOPDebate",
-    "RT @someone: Trump talked about the wall http://t.co/x",
-    "",
-    "Ünïcödé and emoji 😀 are fine",
-    "word " * 300,
-]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,11 @@ def get_recipe(architecture: str):
     return importlib.import_module(RECIPE_MODULES[architecture]).RECIPES[architecture]
 
 
+def recipe_of(architecture: str | None):
+    """A saved version's recipe; metadata older than the recipes (no architecture) is n-gram."""
+    return get_recipe(architecture if architecture in RECIPE_MODULES else "fasttext")
+
+
 def load_keras_model(path, architecture: str | None):
     """Load a saved end-to-end model with Keras safe_mode on (no arbitrary code runs).
 
@@ -42,7 +47,7 @@ def load_keras_model(path, architecture: str | None):
     Returns:
         The keras.Model.
     """
-    get_recipe(architecture if architecture in RECIPE_MODULES else "fasttext")
+    recipe_of(architecture)  # imports the module that registers the file's layers
     from pipeline.backend import keras
 
     return keras.saving.load_model(path, safe_mode=True)
@@ -50,7 +55,7 @@ def load_keras_model(path, architecture: str | None):
 
 def serving_forward(model, architecture: str | None):
     """The fastest Keras serving function for a loaded model: texts -> probabilities."""
-    recipe = get_recipe(architecture if architecture in RECIPE_MODULES else "fasttext")
+    recipe = recipe_of(architecture)
     if recipe.forward is not None:
         return recipe.forward(model)
     from pipeline.predict import keras_forward

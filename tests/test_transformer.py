@@ -18,6 +18,7 @@ from pipeline.data import load_labelled_data, split_data
 from pipeline.errors import ParameterError, TrainingCancelled
 from pipeline.params import resolve_params
 from pipeline.predict import load_predictor
+from pipeline.recipes.serving import serving_forward
 from pipeline.registry import Registry
 
 
@@ -46,6 +47,20 @@ def test_serving_path_matches_the_saved_model_called_directly(tiny_minilm_dir):
     texts = TEXTS + [f"text number {i} " * (i % 7) for i in range(150)]  # several batches
     direct = np.asarray(model(np.array(texts, dtype=object)))
     np.testing.assert_allclose(predictor.predict_proba(texts), direct, atol=1e-5)
+
+
+def test_a_new_shape_answers_at_once_and_runs_compiled_once_ready(tiny_minilm_dir):
+    model = Registry(tiny_minilm_dir).load_model()
+    forward = serving_forward(model)
+    texts = ["a short one", "and a rather longer text than that " * 3]
+    first = forward(texts)  # no shape is compiled yet: the plain graph answers
+    assert not forward.network.ready
+    forward.network.wait()  # the background compilations of those shapes
+    [(rows, length)] = forward.network.ready  # both texts fit one batch, cut to 16s
+    assert rows == 2 and length % 16 == 0
+    np.testing.assert_allclose(forward(texts), first, atol=1e-5)
+    direct = np.asarray(model(np.array(texts, dtype=object)))
+    np.testing.assert_allclose(first, direct, atol=1e-5)
 
 
 def test_training_lowers_the_loss(tiny_minilm_dir):

@@ -23,6 +23,13 @@ from pipeline.text import TRANSFORMER_RULES
 
 # Token lengths are rounded up to a multiple of this: one compiled graph per bucket.
 LENGTH_BUCKET = 16
+# Texts per forward pass when embedding, validating or serving.
+SERVING_BATCH = 64
+BERT_INPUT_SPEC = {
+    "token_ids": tf.TensorSpec((None, None), tf.int32),
+    "padding_mask": tf.TensorSpec((None, None), tf.bool),
+    "segment_ids": tf.TensorSpec((None, None), tf.int32),
+}
 PROBE_TEXTS = (
     "I love this, what a great night!",
     "This is the worst debate I have ever seen.",

@@ -15,6 +15,7 @@ from pipeline.backend import keras
 from pipeline.errors import TrainingCancelled
 from pipeline.recipes.base import Recipe, class_weights, encoded_splits, training_callbacks
 from pipeline.recipes.encoder import (
+    SERVING_BATCH,
     EmbeddingCache,
     bert_inputs,
     build_pooled_encoder,
@@ -27,13 +28,8 @@ from pipeline.recipes.encoder import (
     tokenize,
     trim,
 )
-from pipeline.recipes.transformer import (
-    SERVING_BATCH,
-    build_end_to_end,
-    build_network,
-    count_weights,
-    serving_forward,
-)
+from pipeline.recipes.serving import serving_forward
+from pipeline.recipes.transformer import build_end_to_end, build_network, count_weights
 
 
 def embed(texts: list[str], pooled_encoder, cleaner, packer, report, stop_event) -> np.ndarray:

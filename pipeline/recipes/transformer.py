@@ -5,8 +5,8 @@ packer (keras-hub) -> BERT backbone -> mean of the real tokens -> dropout -> sof
 trained the way BERT fine-tuning is: AdamW with weight decay (not on biases and layer
 norms), a linear warm-up then cosine decay, gradient clipping, class weights, early
 stopping on validation loss, and batches of similar length so little compute goes to
-padding. The saved model takes raw strings; `serving_forward` runs the same layers with
-the padding trimmed per batch.
+padding. The saved model takes raw strings; serving.serving_forward runs the same layers
+with the padding trimmed per batch.
 """
 
 import json
@@ -19,9 +19,10 @@ import numpy as np
 from pipeline import config
 from pipeline.backend import keras, keras_hub, tf
 from pipeline.errors import ParameterError, TrainingCancelled
-from pipeline.predict import as_model_input
 from pipeline.recipes.base import Recipe, class_weights, encoded_splits, training_callbacks
 from pipeline.recipes.encoder import (
+    BERT_INPUT_SPEC,
+    SERVING_BATCH,
     bert_inputs,
     build_pooled_encoder,
     build_text_encoder,
@@ -33,18 +34,11 @@ from pipeline.recipes.encoder import (
     tokenize,
     trim,
 )
+from pipeline.recipes.serving import serving_forward
 
 MAX_POSITIONS = 512
-SERVING_BATCH = 64
 # Weight decay is not applied to these (as in BERT): biases and layer-norm scales/offsets.
 NO_DECAY = ["bias", "gamma", "beta"]
-
-
-BERT_INPUT_SPEC = {
-    "token_ids": tf.TensorSpec((None, None), tf.int32),
-    "padding_mask": tf.TensorSpec((None, None), tf.bool),
-    "segment_ids": tf.TensorSpec((None, None), tf.int32),
-}
 
 
 def build_network(backbone, n_classes: int, dropout: float) -> keras.Model:
@@ -252,57 +246,6 @@ def _fit_network(network, splits, labels, cleaner, packer, params, report, stop_
             verbose=0,
         )
     return history.history
-
-
-def serving_forward(model):
-    """Texts -> probabilities through the model's own layers, padding trimmed per batch.
-
-    Tokenizing runs as one traced graph; texts are then sorted by length and each batch
-    of up to SERVING_BATCH is cut to its longest text (in LENGTH_BUCKET steps), so a short
-    tweet costs a short forward pass. tests/test_transformer.py checks it against the
-    saved model called directly.
-
-    Args:
-        model: a loaded end-to-end `minilm` model.
-
-    Returns:
-        A function mapping a list of texts to an array (n, classes).
-    """
-    cleaner, packer, network = model.cleaner, model.packer, model.network
-    tokenize_graph = tf.function(
-        lambda texts: packer(cleaner(texts))["token_ids"],
-        input_signature=[tf.TensorSpec([None], tf.string)],
-    )
-    # XLA fuses int8 matmuls with their rescaling: 4x the batch speed of the plain graph
-    # here (bench/serving.py), for about 300 MiB of compiled code per process.
-    run_network = tf.function(
-        lambda inputs: network(inputs, training=False),
-        input_signature=[BERT_INPUT_SPEC],  # one trace; XLA compiles each batch shape once
-        jit_compile=True,
-    )
-
-    def forward(texts: list[str]) -> np.ndarray:
-        token_ids = tokenize_graph(as_model_input(texts)).numpy()
-        out = np.empty((len(texts), network.output_shape[-1]), dtype="float32")
-        for index in length_batches(token_lengths(token_ids), SERVING_BATCH):
-            batch = pad_rows(trim(token_ids[index]))
-            out[index] = run_network(bert_inputs(batch)).numpy()[: len(index)]
-        return out
-
-    return forward
-
-
-def pad_rows(token_ids: np.ndarray) -> np.ndarray:
-    """Repeat the first row up to the next power of two, so XLA compiles few batch shapes.
-
-    Without it every batch size (an explanation of a 17-word text is a batch of 18) would
-    compile a program of its own, each taking a second and memory that is never freed.
-    """
-    rows = len(token_ids)
-    wanted = 1 << max(0, rows - 1).bit_length()
-    if wanted == rows:
-        return token_ids
-    return np.concatenate([token_ids, np.repeat(token_ids[:1], wanted - rows, axis=0)])
 
 
 RECIPES = {"minilm": Recipe("minilm", fit, count_weights, serving_forward)}

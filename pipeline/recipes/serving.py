@@ -1,0 +1,124 @@
+"""Serving a transformer version: texts -> probabilities, fast, without compile stalls.
+
+The saved model runs unchanged, but padding is trimmed per batch: texts are sorted by
+token length and each batch of up to SERVING_BATCH is cut to its longest text (in
+LENGTH_BUCKET steps), so a short tweet costs a short forward pass.
+
+XLA makes the int8 network several times faster, but it compiles a program per input
+shape, and each compilation takes a second or more on 2 cores. So serving is tiered: a
+shape seen for the first time runs through the plain TensorFlow graph (one trace serves
+every shape) while a background thread compiles its XLA program; once that is ready, the
+shape runs compiled. The first prediction after start-up and the first batch of a new shape
+therefore never wait for the compiler, and both paths run the same layers and weights.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from pipeline.backend import tf
+from pipeline.predict import as_model_input
+from pipeline.recipes.encoder import (
+    BERT_INPUT_SPEC,
+    SERVING_BATCH,
+    bert_inputs,
+    length_batches,
+    token_lengths,
+    trim,
+)
+
+
+class TieredNetwork:
+    """A Keras network called through XLA for shapes it has compiled, plain graph otherwise.
+
+    Args:
+        network: the BERT-inputs -> probabilities model.
+        compile_in_background: False compiles a new shape before answering (for tests and
+            for benchmarks that time the compiled path alone).
+    """
+
+    def __init__(self, network, compile_in_background: bool = True):
+        self.background = compile_in_background
+        plain = tf.function(
+            lambda inputs: network(inputs, training=False), input_signature=[BERT_INPUT_SPEC]
+        )
+        # The layers are traced once, here; the XLA function wraps that same graph, so a
+        # shape's compilation only compiles (it traces nothing and barely needs the GIL).
+        self.plain = plain.get_concrete_function()
+        # XLA fuses int8 matmuls with their rescaling: about twice the speed of the plain
+        # graph here (bench/serving_transformer.py). It compiles each shape once.
+        self.compiled = tf.function(
+            lambda inputs: self.plain(inputs), input_signature=[BERT_INPUT_SPEC], jit_compile=True
+        )
+        self.ready: set[tuple] = set()
+        self._pending: set[tuple] = set()
+        self._lock = threading.Lock()
+        self._compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xla-compile")
+
+    def __call__(self, inputs: dict) -> np.ndarray:
+        shape = tuple(inputs["token_ids"].shape)
+        if shape in self.ready:
+            return self.compiled(inputs).numpy()
+        if not self.background:
+            self._compile(shape, inputs)
+            return self.compiled(inputs).numpy()
+        with self._lock:
+            start = shape not in self._pending
+            self._pending.add(shape)
+        if start:
+            self._compiler.submit(self._compile, shape, inputs)
+        return self.plain(inputs).numpy()
+
+    def _compile(self, shape: tuple, inputs: dict) -> None:
+        self.compiled(inputs)  # compiles this shape's program (and runs it once)
+        self.ready.add(shape)
+
+    def wait(self) -> None:
+        """Block until every compilation started so far has finished."""
+        self._compiler.submit(lambda: None).result()
+
+
+def serving_forward(model, compile_in_background: bool = True):
+    """Texts -> probabilities through the model's own layers, padding trimmed per batch.
+
+    tests/test_transformer.py checks it against the saved model called directly.
+
+    Args:
+        model: a loaded end-to-end `minilm` or `minilm-frozen` model.
+        compile_in_background: see TieredNetwork.
+
+    Returns:
+        A function mapping a list of texts to an array (n, classes); its `network`
+        attribute is the TieredNetwork.
+    """
+    cleaner, packer, network = model.cleaner, model.packer, model.network
+    tokenize_graph = tf.function(
+        lambda texts: packer(cleaner(texts))["token_ids"],
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
+    tiered = TieredNetwork(network, compile_in_background)
+
+    def forward(texts: list[str]) -> np.ndarray:
+        token_ids = tokenize_graph(as_model_input(texts)).numpy()
+        out = np.empty((len(texts), network.output_shape[-1]), dtype="float32")
+        for index in length_batches(token_lengths(token_ids), SERVING_BATCH):
+            batch = pad_rows(trim(token_ids[index]))
+            out[index] = tiered(bert_inputs(batch))[: len(index)]
+        return out
+
+    forward.network = tiered
+    return forward
+
+
+def pad_rows(token_ids: np.ndarray) -> np.ndarray:
+    """Repeat the first row up to the next power of two, so XLA compiles few batch shapes.
+
+    Without it every batch size (an explanation of a 17-word text is a batch of 18) would
+    compile a program of its own, each taking a second and memory that is never freed.
+    """
+    rows = len(token_ids)
+    wanted = 1 << max(0, rows - 1).bit_length()
+    if wanted == rows:
+        return token_ids
+    return np.concatenate([token_ids, np.repeat(token_ids[:1], wanted - rows, axis=0)])

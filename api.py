@@ -5,6 +5,8 @@ pipeline.serve, which reads and checks requests and hands raw texts to the same 
 as the app and the CLI.
 """
 
+import math
+import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -14,7 +16,13 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from pipeline import api_input, config, serve
-from pipeline.errors import SentimentError
+from pipeline.errors import RateLimited, SentimentError
+from pipeline.limits import RateLimiter
+
+# Requests that cost compute are limited per client; /health stays free for load balancers.
+LIMITED_PATHS = ("/predict", "/models")
+# Comma-separated addresses of reverse proxies (nginx) whose X-Forwarded-For is believed.
+TRUSTED_PROXIES_ENV = "SENTIMENT_TRUSTED_PROXIES"
 
 # Static: nothing a user sends is ever put into this page.
 FORM_PAGE = f"""<!doctype html>
@@ -101,9 +109,12 @@ PREDICT_ERRORS = {
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    """Load the model once, before the first request."""
-    app.state.service = serve.load_service()
+    """Load the model once, before the first request; then follow the active version."""
+    app.state.limiter = RateLimiter(config.limit("API_REQUESTS_PER_MINUTE"))
+    service = app.state.service = serve.load_service()
+    service.follow_active()
     yield
+    service.stopped.set()
 
 
 # /docs with Swagger UI served from the package, not from a CDN: it works offline too.
@@ -117,6 +128,29 @@ app = FastAPIOffline(
     version="1.0",
     lifespan=lifespan,
 )
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or behind a trusted proxy the one it reports."""
+    peer = request.client.host if request.client else "?"
+    trusted = {a.strip() for a in os.environ.get(TRUSTED_PROXIES_ENV, "").split(",") if a}
+    forwarded = request.headers.get("x-forwarded-for")
+    if peer in trusted and forwarded:
+        return forwarded.split(",")[-1].strip()  # the address the proxy itself saw
+    return peer
+
+
+@app.middleware("http")
+async def rate_limit(request: Request, call_next):
+    """At most API_REQUESTS_PER_MINUTE requests a client to LIMITED_PATHS; 429 beyond."""
+    limiter = getattr(request.app.state, "limiter", None)
+    if limiter and request.url.path in LIMITED_PATHS:
+        try:
+            limiter.take(client_address(request))
+        except RateLimited as exc:
+            headers = {"Retry-After": str(math.ceil(exc.retry_after))}
+            return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
+    return await call_next(request)
 
 
 @app.exception_handler(SentimentError)

@@ -17,14 +17,23 @@ from ui.retrain_tab import retrain_ui
 
 
 def version_ui(registry, default: str) -> str:
-    """The sidebar's version choice; it defaults to the active version when that is healthy."""
+    """The sidebar's version choice; it defaults to the active version when that is healthy.
+
+    A session that has not picked another version follows the active one: a promotion made
+    anywhere (another replica, train.py) shows on its next rerun.
+    """
     versions = registry.versions()
     active = registry.active_version()
+    followed = st.session_state.get("version_followed")
+    if st.session_state.get("version") in (None, followed) and default != followed:
+        st.session_state["version"] = default
+    if st.session_state.get("version") not in versions:
+        st.session_state["version"] = default  # deleted elsewhere
+    st.session_state["version_followed"] = default
     return st.sidebar.selectbox(
         "Model version",
         versions,
-        index=versions.index(default),
-        key="version",
+        key="version",  # its value is set above, so no index
         format_func=lambda v: f"{v} (active)" if v == active else v,
     )
 
@@ -61,6 +70,11 @@ def main() -> None:
         )
         st.stop()
     default = registry.healthy_default()
+    if registry.unavailable:
+        st.warning(
+            f"{registry.unavailable} Serving the versions cached on this machine; saving, "
+            "promoting and deleting wait until the store is back."
+        )
     if default is None:
         st.title("Tweet sentiment")
         st.error(f"Every model in {registry.root} is broken. Train a new one with train.py.")

@@ -75,9 +75,11 @@ def models_command(args) -> int:
     """List versions with their metrics; the active one is marked with *."""
     registry = Registry(config.models_dir(args.models_dir))
     rows = registry.list()
+    if registry.unavailable:
+        print(f"error: {registry.unavailable} Versions cached on this machine:", file=sys.stderr)
     if not rows:
         print(f"no models in {registry.root}")
-        return 0
+        return 1 if registry.unavailable else 0
     print(f"  {'version':22} {'architecture':12} {'accuracy':>8} {'macro-F1':>8}  data")
     for row in rows:
         mark = "*" if row["active"] else " "
@@ -90,7 +92,7 @@ def models_command(args) -> int:
             f"{mark} {row['version']:22} {row.get('architecture', '?'):12} "
             f"{accuracy:8.3f} {macro_f1:8.3f}  {row.get('data', {}).get('name', '?')}"
         )
-    return 0
+    return 1 if registry.unavailable else 0
 
 
 def export_command(args) -> int:

@@ -51,24 +51,62 @@ MAX_TEXT_CHARS = 1_000
 MAX_API_BATCH = 100
 MAX_API_BODY_BYTES = 2_000_000
 
+# What an anonymous visitor of a public deployment can cost (issue 13). Environment
+# variables of the same name (prefixed SENTIMENT_) override them.
+# Wrong admin passwords: this many per session, then every attempt waits out the lock-out;
+# across all sessions of a process, this many per minute before everyone waits.
+ADMIN_ATTEMPTS_PER_SESSION = 5
+ADMIN_ATTEMPTS_PER_MINUTE = 20
+ADMIN_LOCKOUT_SECONDS = 60
+# Feedback rows: per browser session, and in the whole store.
+FEEDBACK_ROWS_PER_SESSION = 20
+FEEDBACK_ROWS_TOTAL = 10_000
+# REST API requests per client (its address) per minute; 0 turns the limit off.
+API_REQUESTS_PER_MINUTE = 120
+# How often a server re-reads the active version from the registry (replicas follow a
+# promotion made elsewhere within this many seconds).
+REFRESH_SECONDS = 3.0
 
-def models_dir(override: str | os.PathLike | None = None) -> Path:
-    """Resolve the models folder.
+
+def limit(name: str) -> float:
+    """A limit above, or its override from the environment variable SENTIMENT_<NAME>."""
+    default = globals()[name]
+    raw = os.environ.get(f"SENTIMENT_{name}")
+    if raw is None:
+        return default
+    try:
+        return type(default)(raw)
+    except ValueError:
+        raise ValueError(f"SENTIMENT_{name} must be a number; got {raw!r}.") from None
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """Whether a location is an fsspec URL (s3://, gs://, hf://, memory://...), not a path."""
+    return "://" in str(location)
+
+
+def models_dir(override: str | os.PathLike | None = None) -> str:
+    """Resolve the models location: a folder, or an fsspec URL such as s3://bucket/prefix.
 
     Args:
-        override: an explicit folder, e.g. from a --models-dir option.
+        override: an explicit location, e.g. from a --models-dir option.
 
     Returns:
         `override` if given, else $SENTIMENT_MODELS_DIR if set, else the project's models/.
+        A URL is returned as given (a Path would fold its "//"); a path as a plain string.
     """
-    if override:
-        return Path(override)
-    return Path(os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR)
+    location = override or os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR
+    return str(location).rstrip("/") if is_url(location) else str(Path(location))
 
 
-def feedback_path() -> Path:
-    """The feedback CSV: $SENTIMENT_FEEDBACK_FILE if set, else data/feedback.csv."""
-    return Path(os.environ.get(FEEDBACK_FILE_ENV) or DEFAULT_FEEDBACK_PATH)
+def feedback_location() -> str:
+    """Where feedback goes: $SENTIMENT_FEEDBACK_FILE if set; else, when the models live at a
+    URL, a feedback/ prefix beside them (so feedback outlives the machine too); else
+    data/feedback.csv."""
+    if os.environ.get(FEEDBACK_FILE_ENV):
+        return os.environ[FEEDBACK_FILE_ENV]
+    models = models_dir()
+    return f"{models}/feedback" if is_url(models) else str(DEFAULT_FEEDBACK_PATH)
 
 
 def encoder_dir() -> Path:

@@ -21,6 +21,18 @@ class RegistryError(SentimentError):
     """A model version is unknown, broken, or an operation on it is not allowed."""
 
 
+class StoreUnavailable(RegistryError):
+    """The model store (a URL) cannot be reached, or refuses the credentials."""
+
+
+class RateLimited(SentimentError):
+    """Too many attempts or requests; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class TrainingCancelled(SentimentError):
     """Training was stopped on request; nothing was saved."""
 

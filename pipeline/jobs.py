@@ -45,9 +45,9 @@ def training_slot(registry: Registry, description: str) -> Iterator[None]:
     Raises:
         JobBusy: another process or thread is training into the same folder.
     """
-    lock = FileLock(str(registry.root / TRAINING_LOCK_FILE), timeout=0)
+    lock = FileLock(str(registry.work_dir / TRAINING_LOCK_FILE), timeout=0)
     with registry.writing("start training"):
-        registry.root.mkdir(parents=True, exist_ok=True)
+        registry.work_dir.mkdir(parents=True, exist_ok=True)
         try:
             lock.acquire()
         except Timeout:  # an OSError too, so caught before `writing` sees it
@@ -55,7 +55,7 @@ def training_slot(registry: Registry, description: str) -> Iterator[None]:
                 f"Another training is running into {registry.root} ({_slot_holder(registry)}). "
                 "Wait for it to finish before starting another."
             ) from None
-    info = registry.root / TRAINING_INFO_FILE
+    info = registry.work_dir / TRAINING_INFO_FILE
     try:
         started = datetime.now(UTC).strftime("%H:%M:%S UTC")
         holder = {"pid": os.getpid(), "description": description, "started": started}
@@ -69,7 +69,7 @@ def training_slot(registry: Registry, description: str) -> Iterator[None]:
 
 def _slot_holder(registry: Registry) -> str:
     try:
-        holder = json.loads((registry.root / TRAINING_INFO_FILE).read_text(encoding="utf-8"))
+        holder = json.loads((registry.work_dir / TRAINING_INFO_FILE).read_text(encoding="utf-8"))
         return f"{holder['description']}, process {holder['pid']}, since {holder['started']}"
     except (OSError, ValueError, KeyError, TypeError):
         return "it started just now"

@@ -6,6 +6,7 @@ own lives here. Errors meant for the client are raised as pipeline.errors types;
 them to HTTP statuses with `status_for`, in one handler.
 """
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pipeline import config
 from pipeline.errors import (
+    RateLimited,
     RegistryError,
     RequestError,
     RequestTooLarge,
@@ -28,8 +30,11 @@ STATUS_BY_ERROR = (
     (UnsupportedContentType, 415),
     (RequestError, 422),
     (RegistryError, 503),
+    (RateLimited, 429),
 )
 
+
+logger = logging.getLogger(__name__)
 
 # Versions other than the served one that the API keeps loaded at once (memory bound).
 MAX_OTHER_VERSIONS = 2
@@ -55,6 +60,43 @@ class Service:
     notice: str | None = None
     others: OrderedDict = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    failed: str | None = None  # an active version that failed to load (not retried)
+
+    def follow_active(self) -> threading.Thread:
+        """Serve whatever version is active, within REFRESH_SECONDS of a promotion made by
+        any process sharing the registry (another worker, the dashboard, train.py).
+
+        A daemon thread re-reads the active pointer; a new active version is loaded beside
+        the served one and swapped in once ready, so requests never wait for it. If it
+        cannot be loaded, the served version stays, with a notice. `stopped.set()` ends it.
+        """
+        thread = threading.Thread(target=self._follow, name="follow-active", daemon=True)
+        thread.start()
+        return thread
+
+    def _follow(self) -> None:
+        while not self.stopped.wait(config.limit("REFRESH_SECONDS")):
+            try:
+                self.refresh()
+            except Exception:  # a store hiccup must not end the thread; the log has it
+                logger.exception("Could not refresh the served version")
+
+    def refresh(self) -> None:
+        """Load and serve the active version if it is not the one served."""
+        active = self.registry.active_version()
+        served = self.predictor.version if self.predictor else None
+        if active is None or active == served or active == self.failed:
+            return
+        try:
+            predictor = self.others.pop(active, None) or load_predictor(self.registry.root, active)
+        except SentimentError as exc:
+            self.failed = active  # not retried until another version is promoted
+            self.notice = (
+                f"The active version {active} cannot be loaded ({exc}); serving {served} instead."
+            )
+            return
+        self.predictor, self.notice, self.failed = predictor, None, None
 
     def require_predictor(self, version: str | None = None) -> Predictor:
         """The served predictor, or another version's (loaded on first use).

@@ -209,4 +209,4 @@ def _train_and_save(
     }
     report({"event": "saving"})
     version = registry.save(model, metadata, promote=promote)
-    return {**registry.metadata(version), "path": str(registry.path(version))}
+    return {**registry.metadata(version), "path": f"{registry.root}/{version}"}

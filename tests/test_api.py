@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import shutil
+import time
 import zipfile
 
 import pytest
@@ -362,3 +363,21 @@ def test_another_version_answers_when_asked_by_id(tiny_models_dir, tmp_path, mon
         unknown = client.post("/predict?version=nope", json={"text": TEXT})
         assert unknown.status_code == 422
         assert "Unknown model version 'nope'" in unknown.json()["detail"]
+
+
+def test_a_promotion_elsewhere_is_served_within_seconds(tiny_models_dir, tmp_path, monkeypatch):
+    """A replica (here: the API) follows the active pointer without a restart."""
+    models = copy_models(tiny_models_dir, tmp_path / "models")
+    registry = Registry(models)
+    first = registry.active_version()
+    second = registry.save(registry.load_model(first), {**registry.metadata(first)})
+    monkeypatch.setenv("SENTIMENT_REFRESH_SECONDS", "0.2")
+    with start(models, monkeypatch) as client:
+        assert client.get("/health").json()["version"] == first
+        Registry(models).promote(second)  # another process's registry, as train.py would
+        deadline = time.monotonic() + 10
+        while client.get("/health").json()["version"] != second:
+            assert time.monotonic() < deadline, "the promotion was not picked up"
+            time.sleep(0.1)
+        assert client.post("/predict", json={"text": TEXT}).json()["version"] == second
+        assert client.get("/health").json()["status"] == "ok"

@@ -65,7 +65,7 @@ def check_registry(registry: Registry, active: str, loaded: set[str]) -> None:
         if version not in loaded:  # files never change once saved: a full Keras load each once
             registry.load_model(version)
             loaded.add(version)
-    leftovers = [p.name for p in registry.root.iterdir() if p.is_dir() and p.name[0] != "."]
+    leftovers = [p.name for p in Path(registry.root).iterdir() if p.is_dir() and p.name[0] != "."]
     assert sorted(leftovers) == sorted(versions), "a half-written version is visible"
 
 

@@ -94,7 +94,7 @@ def test_shipped_model_records_how_it_was_made(version):
     assert meta["reproduce"].startswith("python train.py")
     assert meta["labels"] == ["negative", "neutral", "positive"]
     assert meta["metrics"]["accuracy"] > 0.6
-    size = (registry.path(version) / "model.keras").stat().st_size
+    size = registry.model_file(version).stat().st_size
     assert size < MAX_SHIPPED_BYTES[meta["architecture"]]
     if meta["architecture"] == "minilm":
         assert meta["encoder"]["license"] == "Apache-2.0"

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pipeline.errors import SentimentError
-from pipeline.registry import MODEL_FILE, Registry
+from pipeline.registry import Registry
 from ui.charts import confusion_heatmap
 from ui.common import escape_markdown
 from ui.guard import is_admin
@@ -93,7 +93,7 @@ def actions_ui(registry: Registry, version: str, active: str | None) -> None:
         st.warning(f"Version {version} is broken: {problem}. It can be deleted, not used.")
     left.download_button(
         "Download .keras",
-        data=b"" if problem else (registry.path(version) / MODEL_FILE).read_bytes(),
+        data=b"" if problem else registry.model_file(version).read_bytes(),
         file_name=f"sentiment-{version}.keras",
         mime="application/octet-stream",
         on_click="ignore",

@@ -12,6 +12,7 @@ from pipeline.predict import Predictor
 from ui.charts import label_colors, probability_chart
 from ui.common import escape_markdown, show_error
 
+FEEDBACK_COUNT_KEY = "feedback_given"
 EXAMPLES = {
     "negative": "WORST SHOW EVER. What a disaster of a debate.",
     "neutral": "Who is moderating the debate tonight?",
@@ -99,8 +100,14 @@ def feedback_ui(predictor: Predictor, text: str, predicted: str) -> None:
             format_func=escape_markdown,  # radio options render Markdown
         )
         if st.button("Save feedback", key="feedback_save"):
+            given = st.session_state.get(FEEDBACK_COUNT_KEY, 0)
+            cap = config.limit("FEEDBACK_ROWS_PER_SESSION")
+            if given >= cap:
+                st.warning(f"Thanks: this session has given {cap} corrections, the most it can.")
+                return
             try:
                 record_feedback(text, predicted, correct, predictor.version)
+                st.session_state[FEEDBACK_COUNT_KEY] = given + 1
                 st.success("Thanks: saved to the feedback file. The Retrain tab can use it.")
             except SentimentError as exc:
                 show_error(exc)

@@ -1,0 +1,249 @@
+"""The model registry: immutable versions with metadata, an active pointer, atomic saves.
+
+The registry knows versions, their metadata and which one is active; where the files live
+is the storage layer's business (pipeline.registry.store): a local folder, or any fsspec
+URL such as s3://bucket/models. The same guarantees hold on both:
+- a save is all or nothing: a crash mid-save never leaves a half version visible;
+- two writers never lose an update of the active pointer (every change is a
+  compare-and-swap, retried on fresh state);
+- the active version cannot be deleted, even by a racing promotion;
+- a store that cannot be reached gives one clear message, and the versions already cached
+  on this machine keep being served (see `unavailable`).
+"""
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline import config
+from pipeline.errors import RegistryError, StoreUnavailable
+from pipeline.registry.store import (
+    ACTIVE_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    TEMP_PREFIX,
+    file_digest,
+    open_store,
+)
+
+__all__ = ["ACTIVE_FILE", "METADATA_FILE", "MODEL_FILE", "TEMP_PREFIX", "Registry"]
+SWAP_ATTEMPTS = 20
+
+
+def new_version_id() -> str:
+    """A sortable, unique version id: UTC time plus 4 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+class Registry:
+    """Versions of trained models in one store.
+
+    Args:
+        root: a folder or an fsspec URL (see config.models_dir).
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.store = open_store(config.models_dir(root))
+        self.root = self.store.location  # for messages: the folder or URL as given
+        self.work_dir: Path = self.store.work_dir  # a local folder for locks and caches
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why the store could not be reached on the last request, or None."""
+        return self.store.unavailable
+
+    def versions(self) -> list[str]:
+        """Every saved version id, newest first."""
+        return self.store.committed()
+
+    def active_version(self) -> str | None:
+        """The active version id, or None when nothing is active yet."""
+        return self.store.read_pointer().version
+
+    def resolve(self, version: str | None = None) -> str:
+        """Check a version exists; None means the active one.
+
+        Args:
+            version: a version id, or None.
+
+        Returns:
+            An existing version id.
+        """
+        available = self.versions()
+        if not available:
+            raise RegistryError(
+                f"No model in {self.root}. Train one with: python train.py --data data/sample.csv"
+            )
+        if version is None:
+            version = self.active_version() or available[0]
+        if version not in available:
+            raise RegistryError(
+                f"Unknown model version {version!r} in {self.root}. "
+                f"Available: {', '.join(available)}."
+            )
+        return version
+
+    def model_file(self, version: str | None = None) -> Path:
+        """A local path to a version's model file (downloaded once from a remote store)."""
+        return self.store.model_file(self.resolve(version))
+
+    def metadata(self, version: str | None = None) -> dict:
+        """The metadata of one version (the active one by default)."""
+        version = self.resolve(version)
+        try:
+            return json.loads(self.store.read_metadata(version))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"Version {version} has unreadable metadata: {exc}") from exc
+
+    def list(self) -> list[dict]:
+        """Metadata of every version, newest first, each with an `active` flag."""
+        active = self.active_version()
+        rows = []
+        for version in self.versions():
+            meta = self.metadata(version)
+            rows.append({**meta, "version": version, "active": version == active})
+        return rows
+
+    def load_model(self, version: str | None = None):
+        """Load a version's Keras model with safe_mode on (no arbitrary code runs).
+
+        Args:
+            version: a version id, or None for the active one.
+
+        Returns:
+            The end-to-end keras.Model.
+        """
+        from pipeline.recipes import load_keras_model
+
+        architecture = self.metadata(version).get("architecture")
+        model_path = self.model_file(version)
+        try:
+            return load_keras_model(model_path, architecture)
+        except Exception as exc:  # any failure to load means the version is broken
+            raise RegistryError(f"Model file {model_path} could not be loaded: {exc}") from exc
+
+    def problem(self, version: str) -> str | None:
+        """Why a version's model file cannot be loaded, or None if it looks whole.
+
+        A cheap check (the file exists and is a zip with the parts Keras writes; on a remote
+        store, that it has the recorded size), so the app can list broken versions and start
+        on a healthy one without loading them all.
+        """
+        return self.store.model_problem(version)
+
+    def healthy_default(self) -> str | None:
+        """The active version if its file is whole, else the newest whole one, else None."""
+        versions = self.versions()
+        candidates = [self.active_version(), *versions]
+        return next((v for v in candidates if v in versions and not self.problem(v)), None)
+
+    def load_numpy_model(self, version: str | None = None):
+        """Load a version for TensorFlow-free serving (see pipeline.numpy_model).
+
+        Args:
+            version: a version id, or None for the active one.
+
+        Returns:
+            A NumpyFastText, or None when the version's architecture needs Keras.
+        """
+        from pipeline.numpy_model import load_numpy_model
+
+        return load_numpy_model(self.model_file(version))
+
+    def save(self, model, metadata: dict, promote: bool = False) -> str:
+        """Save a model as a new version, atomically.
+
+        Args:
+            model: the end-to-end keras.Model.
+            metadata: everything to record beside it; `version`, `created` and `files`
+                (each file's size and SHA-256) are added.
+            promote: make it active. The first version of an empty registry is always made
+                active.
+
+        Returns:
+            The new version id.
+        """
+        version = new_version_id()
+        with self.writing("save the model"):
+            folder = self.store.staging(version)
+        try:
+            with self.writing("save the model"):
+                model.save(folder / MODEL_FILE)
+                metadata = {
+                    **metadata,
+                    "version": version,
+                    "created": datetime.now(UTC).isoformat(timespec="microseconds"),
+                    "files": {MODEL_FILE: file_digest(folder / MODEL_FILE)},
+                }
+                with open(folder / METADATA_FILE, "w", encoding="utf-8") as handle:
+                    json.dump(metadata, handle, indent=2)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                with self.store.exclusive():
+                    self.store.commit(version, folder)
+                    self._swap(version, only_if_empty=not promote)
+        finally:
+            # Whatever happened, no half-written folder stays behind to fill the disk.
+            self.store.discard(folder)
+        return version
+
+    def promote(self, version: str) -> None:
+        """Make an existing version the active one."""
+        with self.writing("promote the version"), self.store.exclusive():
+            self._swap(version)
+
+    def _swap(self, version: str, only_if_empty: bool = False) -> None:
+        """Point the active pointer at a committed version, by compare-and-swap."""
+        for _ in range(SWAP_ATTEMPTS):
+            pointer = self.store.read_pointer()
+            if only_if_empty and pointer.version is not None:
+                return
+            self.resolve(version)  # still there (a racing delete hides it first)
+            if self.store.swap_pointer(pointer, version):
+                return
+        raise RegistryError(
+            f"The active version in {self.root} kept changing under {SWAP_ATTEMPTS} attempts "
+            "to update it; try again."
+        )
+
+    def delete(self, version: str) -> None:
+        """Delete a version; the active one cannot be deleted.
+
+        The version is hidden first, then the pointer is rewritten as it was (a fence): a
+        promotion of this version that raced the check fails its own swap, retries, and
+        finds the version gone; if the promotion won, the version is restored instead.
+        """
+        with self.writing("delete the version"), self.store.exclusive():
+            version = self.resolve(version)
+            pointer = self.store.read_pointer()
+            self._refuse_active(version, pointer.version)
+            hidden = self.store.hide(version)
+            if pointer.version is not None and not self.store.swap_pointer(
+                pointer, pointer.version
+            ):
+                now = self.store.read_pointer().version
+                if now == version:
+                    self.store.unhide(version, hidden)
+                    self._refuse_active(version, now)
+            self.store.purge(version, hidden)
+
+    @staticmethod
+    def _refuse_active(version: str, active: str | None) -> None:
+        if version == active:
+            raise RegistryError(
+                f"Version {version} is active and cannot be deleted. Promote another first."
+            )
+
+    @contextmanager
+    def writing(self, action: str) -> Iterator[None]:
+        """Turn an OSError in the block (a full disk, a read-only folder) into a RegistryError."""
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except OSError as exc:
+            raise RegistryError(f"Could not {action} in {self.root}: {exc}") from exc

@@ -1,0 +1,294 @@
+"""The registry on object storage, against a real S3 server on localhost (moto's server
+mode, started here; no network), and on fsspec's memory:// filesystem."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import boto3
+import numpy as np
+import pytest
+from conftest import shipped_version
+from helpers import run_cli
+
+from pipeline import config
+from pipeline.errors import RegistryError, StoreUnavailable
+from pipeline.predict import load_predictor
+from pipeline.registry import Registry
+from pipeline.registry.objects import ObjectStore
+
+moto_server = pytest.importorskip("moto.server", reason="moto[server] is in requirements-dev")
+s3fs = pytest.importorskip("s3fs", reason="s3fs is in requirements.txt")
+
+BUCKET = "models-bucket"
+TEXTS = ["I love this debate", "worst night ever", "the debate is at nine"]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_endpoint, monkeypatch, tmp_path):
+    """Credentials and the endpoint through the standard AWS variables, a fresh bucket
+    prefix and a fresh local cache for each test."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": s3_endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    s3fs.S3FileSystem.clear_instance_cache()
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=BUCKET)
+    prefix = f"run-{time.time_ns()}"
+    yield {"url": f"s3://{BUCKET}/{prefix}", "client": client, "prefix": prefix}
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture(scope="module")
+def fasttext_source():
+    """The shipped fasttext version: its Keras model and metadata, to save elsewhere."""
+    registry = Registry(config.DEFAULT_MODELS_DIR)
+    version = shipped_version("fasttext")
+    return registry.load_model(version), registry.metadata(version)
+
+
+def save_copies(registry, source, n=2, promote=False):
+    model, metadata = source
+    keep = {k: v for k, v in metadata.items() if k not in ("version", "created", "files")}
+    return [registry.save(model, keep, promote=promote) for _ in range(n)]
+
+
+def keys(s3_env) -> list[str]:
+    listed = s3_env["client"].list_objects_v2(Bucket=BUCKET, Prefix=s3_env["prefix"] + "/")
+    return sorted(o["Key"].split("/", 1)[1] for o in listed.get("Contents", []))
+
+
+def test_save_list_promote_delete_and_load_on_s3(s3_env, fasttext_source, tmp_path):
+    registry = Registry(s3_env["url"])
+    assert registry.versions() == [] and registry.active_version() is None
+    first, second = save_copies(registry, fasttext_source)
+    assert registry.versions() == [second, first]  # newest first
+    assert registry.active_version() == first  # the first save of an empty store
+    assert f"{first}/model.keras" in keys(s3_env) and f"{first}/metadata.json" in keys(s3_env)
+    assert not (tmp_path / "s3:").exists()  # a URL is not a folder
+
+    registry.promote(second)
+    replica = Registry(s3_env["url"])  # another process's view
+    assert replica.active_version() == second
+    with pytest.raises(RegistryError, match="active and cannot be deleted"):
+        replica.delete(second)
+    replica.delete(first)
+    assert registry.versions() == [second]
+    assert not any(k.startswith(first) for k in keys(s3_env))
+
+    predictor = load_predictor(s3_env["url"])
+    assert predictor.version == second
+    direct = load_predictor(config.DEFAULT_MODELS_DIR, fasttext_source[1]["version"])
+    np.testing.assert_allclose(predictor.predict_proba(TEXTS), direct.predict_proba(TEXTS))
+
+
+def test_a_version_is_downloaded_once_and_checked(s3_env, fasttext_source):
+    registry = Registry(s3_env["url"])
+    (version,) = save_copies(Registry(s3_env["url"]), fasttext_source, n=1)
+    cached = registry.model_file(version)
+    # The saving process keeps its own copy; a replica downloads into its cache once.
+    assert cached.is_relative_to(config.cache_dir())
+    meta = registry.metadata(version)
+    assert meta["files"]["model.keras"]["size"] == cached.stat().st_size
+    cached.unlink()
+    # A store that serves other bytes than the recorded checksum is refused.
+    s3_env["client"].put_object(
+        Bucket=BUCKET, Key=f"{s3_env['prefix']}/{version}/model.keras", Body=b"not a model"
+    )
+    with pytest.raises(RegistryError, match="does not match the size and SHA-256"):
+        registry.model_file(version)
+    assert not cached.exists()
+
+
+def test_an_upload_killed_before_its_commit_marker_stays_invisible(s3_env, fasttext_source):
+    registry = Registry(s3_env["url"])
+    (good,) = save_copies(registry, fasttext_source, n=1)
+    # A child process saves a version over a slow link: the model's upload is followed by
+    # a pause (standing in for the network), and it is SIGKILLed there, before the marker.
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE, s3_env["url"], fasttext_source[1]["version"]],
+        cwd=config.PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "uploaded"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=60)
+    orphans = {k.split("/")[0] for k in keys(s3_env)} - {good, "ACTIVE"}
+    assert len(orphans) == 1  # the model object is there...
+    assert registry.versions() == [good]  # ...but no reader sees a version
+    assert registry.active_version() == good
+    assert load_predictor(s3_env["url"]).version == good
+
+
+SLOW_SAVE = """
+import sys, time
+from pipeline.registry import Registry
+
+source = Registry("models")
+model, meta = source.load_model(sys.argv[2]), source.metadata(sys.argv[2])
+registry = Registry(sys.argv[1])
+upload = registry.store.fs.put_file
+def slow_put(*args, **kwargs):
+    upload(*args, **kwargs)
+    print("uploaded", flush=True)
+    time.sleep(60)
+registry.store.fs.put_file = slow_put
+keep = {k: v for k, v in meta.items() if k not in ("version", "created", "files")}
+registry.save(model, keep, promote=True)
+"""
+
+
+def test_a_stale_upload_is_removed_by_a_later_save(s3_env, fasttext_source, monkeypatch):
+    registry = Registry(s3_env["url"])
+    s3_env["client"].put_object(
+        Bucket=BUCKET, Key=f"{s3_env['prefix']}/20260101-000000-dead/model.keras", Body=b"x"
+    )
+    monkeypatch.setattr("pipeline.registry.objects.STALE_TEMP_SECONDS", 0)
+    save_copies(registry, fasttext_source, n=1)
+    assert not any(k.startswith("20260101-000000-dead") for k in keys(s3_env))
+
+
+def test_a_swap_from_a_stale_read_is_refused(s3_env, fasttext_source):
+    registry = Registry(s3_env["url"])
+    first, second = save_copies(registry, fasttext_source)
+    one, other = ObjectStore(s3_env["url"]), ObjectStore(s3_env["url"])
+    read = one.read_pointer()
+    assert read.version == first and read.token == other.read_pointer().token
+    assert one.swap_pointer(read, second)
+    assert not other.swap_pointer(read, first)  # its read is stale: the S3 server says 412
+    assert registry.active_version() == second
+
+
+def test_racing_promotions_all_land_and_leave_a_valid_pointer(s3_env, fasttext_source):
+    registry = Registry(s3_env["url"])
+    versions = save_copies(registry, fasttext_source, n=3)
+    errors, done = [], []
+
+    def promote_many(version):
+        replica = Registry(s3_env["url"])  # each writer its own registry, as processes are
+        try:
+            for _ in range(8):
+                replica.promote(version)
+                done.append(version)
+        except Exception as exc:  # noqa: BLE001  collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=promote_many, args=(v,)) for v in versions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(done) == 24
+    assert registry.active_version() in versions
+
+
+def test_delete_racing_a_promotion_never_leaves_the_pointer_dangling(s3_env, fasttext_source):
+    registry = Registry(s3_env["url"])
+    keep, *doomed = save_copies(registry, fasttext_source, n=6)
+    stop = threading.Event()
+
+    def promoter():
+        replica = Registry(s3_env["url"])
+        while not stop.is_set():
+            for version in doomed:
+                with contextlib.suppress(RegistryError):  # refused once it is deleted
+                    replica.promote(version)
+            replica.promote(keep)
+
+    thread = threading.Thread(target=promoter)
+    thread.start()
+    deleted = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(deleted) < len(doomed) and time.monotonic() < deadline:
+            for version in set(doomed) - set(deleted):
+                try:
+                    registry.delete(version)
+                    deleted.append(version)
+                except RegistryError:
+                    pass  # active at that moment
+                assert Registry(s3_env["url"]).active_version() in registry.versions()
+    finally:
+        stop.set()
+        thread.join()
+    assert sorted(deleted) == sorted(doomed)
+    assert registry.active_version() == keep and registry.versions() == [keep]
+
+
+def test_an_unreachable_store_gives_one_message_and_serves_the_cache(
+    s3_env, fasttext_source, monkeypatch
+):
+    registry = Registry(s3_env["url"])
+    (version,) = save_copies(registry, fasttext_source, n=1)
+    load_predictor(s3_env["url"])  # cached here now
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    s3fs.S3FileSystem.clear_instance_cache()
+    offline = Registry(s3_env["url"])
+    started = time.monotonic()
+    assert offline.versions() == [version] and offline.active_version() == version
+    assert time.monotonic() - started < 30
+    assert "cannot be reached" in offline.unavailable and "AWS_ENDPOINT_URL" in offline.unavailable
+    assert load_predictor(s3_env["url"]).predict(TEXTS)[0]["label"]
+    with pytest.raises(StoreUnavailable, match="cannot be reached"):
+        offline.promote(version)
+
+
+def test_wrong_credentials_give_a_clear_message(s3_env, monkeypatch):
+    monkeypatch.setattr("moto.settings.INITIAL_NO_AUTH_ACTION_COUNT", 0)  # check keys
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
+    s3fs.S3FileSystem.clear_instance_cache()
+    registry = Registry(s3_env["url"])
+    assert registry.versions() == []
+    assert "AWS_ACCESS_KEY_ID" in registry.unavailable
+    result = run_cli("-m", "pipeline", "models", models_dir=s3_env["url"])
+    assert result.returncode == 1 and "cannot be reached" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_train_cli_writes_to_s3_not_a_folder_named_s3(s3_env, tmp_path):
+    result = run_cli(
+        "train.py", "--data", str(config.SAMPLE_DATA_PATH), "--epochs", "1",
+        "--models-dir", s3_env["url"],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not (config.PROJECT_ROOT / "s3:").exists()
+    (version,) = Registry(s3_env["url"]).versions()
+    assert f"{version}/metadata.json" in keys(s3_env)
+
+
+def test_memory_store_keeps_the_registry_rules(tmp_path, monkeypatch, fasttext_source):
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    registry = Registry(f"memory://registry-{time.time_ns()}")
+    first, second = save_copies(registry, fasttext_source)
+    assert registry.versions() == [second, first] and registry.active_version() == first
+    registry.promote(second)
+    with pytest.raises(RegistryError, match="cannot be deleted"):
+        registry.delete(second)
+    registry.delete(first)
+    assert registry.versions() == [second]
+    meta = json.loads(registry.store.fs.cat_file(f"{registry.store.root}/{second}/metadata.json"))
+    assert meta["version"] == second

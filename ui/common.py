@@ -1,5 +1,6 @@
 """What the tabs share: cached loaders (a model is loaded once per process) and escaping."""
 
+import contextlib
 import re
 
 import streamlit as st
@@ -10,7 +11,16 @@ from pipeline.registry import Registry
 
 
 def get_registry() -> Registry:
-    """The registry the app serves from ($SENTIMENT_MODELS_DIR or models/)."""
+    """The registry the app serves from ($SENTIMENT_MODELS_DIR or models/).
+
+    The app's secrets are loaded first: Streamlit puts every root-level secret into the
+    environment, so on Community Cloud SENTIMENT_MODELS_DIR = "s3://..." and the storage
+    library's own variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL...)
+    can all live in the app's Secrets settings.
+    """
+    # A malformed secrets file is reported by Streamlit itself wherever it is read.
+    with contextlib.suppress(Exception):
+        st.secrets.load_if_toml_exists()
     return Registry(config.models_dir())
 
 

@@ -1,19 +1,28 @@
-"""Load: concurrent dashboard sessions, each submitting predictions, against one local server.
+"""Load: concurrent dashboard sessions submitting predictions, one process against two.
 
-    python bench/load.py [--clients 20] [--seconds 60] [--port 0] [--json]
+    python bench/load.py [--clients 20] [--seconds 60] [--setups bare one two] [--json]
 
-Starts `streamlit run streamlit_app.py` on the shipped default model. Each client is one
+In one run, one after another, on the shipped default model:
+- `bare`: bench/bare_page.py, a form, a metric and one Altair chart over the same predictor,
+  in one `streamlit run` process: the reference for the dashboard's own cost;
+- `one`: the dashboard, one `streamlit run` process;
+- `two`: the dashboard, two processes behind nginx (deploy/replicas.py).
+It reports each one's completed predictions per second and the ratios two/one and one/bare.
+
+Each client is one
 websocket session speaking Streamlit's own protocol (BackMsg / ForwardMsg protobufs), as a
 browser tab does: it loads the page, then in a loop types a text into the Predict tab's
 form, clicks Predict and waits for the run to finish. Twenty Chromium pages on a small
 machine would measure the browser, not the server. Every label shown is checked against
-`load_predictor().predict([text])`. Errors: an exception or `st.error` in the page, a
-missing or wrong label, a run that does not finish successfully within 30 s, or a broken
-websocket (the client then reconnects). Exits 1 on any error or if nothing completed.
+`load_predictor().predict([text])`, and on the dashboard the explanation too. Errors: an
+exception or `st.error` in the page, a missing or wrong label, a run that does not finish
+successfully within 30 s, or a broken websocket (the client then reconnects). Exits 1 on
+any error or if a setup completed nothing.
 """
 
 import argparse
 import asyncio
+import contextlib
 import html
 import json
 import os
@@ -24,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,7 +44,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-from bench.cold_start import free_port  # noqa: E402
+from deploy.replicas import free_port, replicas, wait_healthy  # noqa: E402
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 
@@ -119,12 +127,12 @@ class Session:
         return await self.run(widgets, self.fragment_id)
 
 
-def check(text: str, label: str | None, html_shown: str, expected: dict) -> list[str]:
+def check(text: str, label: str | None, html_shown: str, expected: dict, explained=True) -> list:
     """What is wrong with the page after predicting `text`: nothing, if the list is empty."""
     if label is None:
         return [f"no {RESULT_LABEL!r} shown"]
     problems = [] if label == expected[text] else [f"label {label!r}, not {expected[text]!r}"]
-    if not all(html.escape(word) in html_shown for word in text.split()):
+    if explained and not all(html.escape(word) in html_shown for word in text.split()):
         problems.append("the explanation shown is not of the text sent")
     return problems
 
@@ -151,7 +159,7 @@ async def client(n: int, url: str, texts: list, expected: dict, stats: dict, sta
                     started = time.perf_counter()
                     label, errors = await asyncio.wait_for(session.predict(text), TIMEOUT)
                     took = time.perf_counter() - started
-                    errors += check(text, label, session.html_shown, expected)
+                    errors += check(text, label, session.html_shown, expected, stats["explained"])
                     fail([*errors, f"text {text[:40]!r}"] if errors else [])
                     if not errors:
                         stats["completed"] += 1
@@ -178,45 +186,62 @@ def tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-async def load(port: int, pid: int, args, texts: list[str], expected: dict) -> dict:
-    """Run every client at once for `args.seconds`, sampling the server's RSS meanwhile."""
+async def load(base: str, pids: list[int], args, texts, expected, explained=True) -> dict:
+    """Run every client at once for `args.seconds`, sampling the servers' RSS meanwhile."""
     stats = {"seconds": args.seconds, "completed": 0, "latencies": [], "shown": []}
-    stats |= {"errors": [], "rss": []}
+    stats |= {"errors": [], "rss": [], "explained": explained}
+
+    def rss() -> float:
+        return sum(tree_rss_mib(pid) for pid in pids)
 
     async def sample_rss() -> None:
         while True:
-            stats["rss"].append(tree_rss_mib(pid))
+            stats["rss"].append(rss())
             await asyncio.sleep(0.5)
 
     sampler = asyncio.create_task(sample_rss())
-    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+    url = base.replace("http://", "ws://") + "/_stcore/stream"
     start = time.perf_counter()
     await asyncio.gather(
         *(client(n, url, texts, expected, stats, start) for n in range(args.clients))
     )
     stats["elapsed"] = time.perf_counter() - start
     sampler.cancel()
-    stats["rss"].append(tree_rss_mib(pid))
+    stats["rss"].append(rss())
     return stats
 
 
-def start_server(port: int, log) -> subprocess.Popen:
-    """`streamlit run` on the shipped default model; returns once /_stcore/health says ok."""
+@contextlib.contextmanager
+def servers(setup: str, log):
+    """Start a setup's server(s); yields (base URL, [process ids], [backend URLs])."""
+    if setup == "two":
+        with replicas(2, log=log) as (url, backends):
+            ports = [port for port, _ in backends[:2]]
+            yield url, [p.pid for _, p in backends[:2]], [f"http://127.0.0.1:{p}" for p in ports]
+        return
+    script = "bench/bare_page.py" if setup == "bare" else "streamlit_app.py"
+    port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-         str(port), "--server.headless", "true"],
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=config.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                if r.read() == b"ok":
-                    return server
-        except OSError:
-            time.sleep(0.05)
-    server.terminate()
-    raise SystemExit(f"streamlit run did not become healthy (exit code {server.wait()})")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{url}/_stcore/health", server)
+        yield url, [server.pid], [url]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def warm_up(url: str, text: str) -> None:
+    """One page load and prediction, so the model is loaded before the clock starts."""
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None) as ws:
+        session = Session(ws)
+        await asyncio.wait_for(session.run([]), 120)
+        await asyncio.wait_for(session.predict(text), 120)
 
 
 def log_problems(log: str) -> list[str]:
@@ -232,19 +257,14 @@ def log_problems(log: str) -> list[str]:
             for lines in problems]  # fmt: skip
 
 
-def report(args, stats: dict, log_errors: list[str]) -> dict:
-    """The figures as a dict, printed as a short text report (or JSON with --json)."""
+def figures_of(args, stats: dict, log_errors: list[str]) -> dict:
+    """One setup's figures."""
 
     def ms(values: list[float], q: int) -> float:
         return float(np.percentile(np.array(values or [np.nan]) * 1000, q).round())
 
     rss = stats["rss"]
-    figures = {
-        "command": "python " + shlex.join(sys.argv),
-        "machine": f"{len(os.sched_getaffinity(0))} cores, load average "
-        f"{args.load_before:.1f} before the run, Python {platform.python_version()}, "
-        f"Streamlit {streamlit.__version__}",
-        "clients": args.clients,
+    return {
         "seconds": round(stats["elapsed"], 1),
         "completed": stats["completed"],
         "per_second": round(stats["completed"] / stats["elapsed"], 2),
@@ -253,31 +273,57 @@ def report(args, stats: dict, log_errors: list[str]) -> dict:
         "label_p50_ms": ms(stats["shown"], 50),
         "label_p95_ms": ms(stats["shown"], 95),
         "errors": len(stats["errors"]) + len(log_errors),
+        "error_messages": (stats["errors"] + log_errors)[:20],
         "rss_mib": {"start": round(rss[0]), "peak": round(max(rss)), "end": round(rss[-1])},
     }
-    messages = stats["errors"] + log_errors
+
+
+def report(args, results: dict) -> dict:
+    """Every setup's figures and the ratios, as text (or one JSON line with --json)."""
+    summary = {
+        "command": "python " + shlex.join(sys.argv),
+        "machine": f"{len(os.sched_getaffinity(0))} cores, load average "
+        f"{args.load_before:.1f} before the run, Python {platform.python_version()}, "
+        f"Streamlit {streamlit.__version__}",
+        "clients": args.clients,
+        "setups": results,
+    }
+    rate = {name: figures["per_second"] for name, figures in results.items()}
+    if "one" in rate and "two" in rate and rate["one"]:
+        summary["two_over_one"] = round(rate["two"] / rate["one"], 2)
+    if "one" in rate and "bare" in rate and rate["bare"]:
+        summary["dashboard_over_bare"] = round(rate["one"] / rate["bare"], 2)
     if args.json:
-        print(json.dumps(figures | {"error_messages": messages[:20]}))
-        return figures
-    r, shown = figures["rss_mib"], "".join(f"\n  {m}" for m in messages[:5])
-    print(
-        f"command: {figures['command']}\nmachine: {figures['machine']}\n"
-        f"{args.clients} clients x {args.seconds:g} s (ran {figures['seconds']} s): "
-        f"{figures['completed']} predictions completed, {figures['per_second']}/s\n"
-        f"time to result (run finished): p50 {figures['p50_ms']:.0f} ms, "
-        f"p95 {figures['p95_ms']:.0f} ms; label arrived: p50 {figures['label_p50_ms']:.0f} ms, "
-        f"p95 {figures['label_p95_ms']:.0f} ms\n"
-        f"errors: {figures['errors']}{shown}\n"
-        f"server RSS: {r['start']} MiB at start, {r['peak']} MiB peak, {r['end']} MiB at end"
-    )
-    return figures
+        print(json.dumps(summary))
+        return summary
+    print(f"command: {summary['command']}\nmachine: {summary['machine']}")
+    for name, f in results.items():
+        r, shown = f["rss_mib"], "".join(f"\n    {m}" for m in f["error_messages"][:5])
+        print(
+            f"{SETUPS[name]}: {args.clients} clients x {args.seconds:g} s (ran {f['seconds']} s): "
+            f"{f['completed']} predictions, {f['per_second']}/s; time to result p50 "
+            f"{f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms; errors {f['errors']}{shown}; "
+            f"RSS {r['start']} MiB at start, {r['peak']} MiB peak"
+        )
+    for key, text in (("two_over_one", "two processes / one"),
+                      ("dashboard_over_bare", "dashboard / bare page")):  # fmt: skip
+        if key in summary:
+            print(f"{text}: {summary[key]:.2f}x")
+    return summary
+
+
+SETUPS = {
+    "bare": "bare page (form, metric, one chart), one process",
+    "one": "dashboard, one process",
+    "two": "dashboard, two processes behind nginx",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--setups", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     parser.add_argument("--texts", type=int, default=40, help="distinct texts to cycle through")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = parser.parse_args()
@@ -286,18 +332,19 @@ def main() -> None:
     predictions = load_predictor().predict(texts)
     expected = {text: p["label"] for text, p in zip(texts, predictions, strict=True)}
     assert set(expected.values()) <= {"negative", "neutral", "positive"}, expected
-    port, args.load_before = args.port or free_port(), os.getloadavg()[0]
-    with tempfile.TemporaryFile("w+") as log:
-        server = start_server(port, log)
-        try:
-            stats = asyncio.run(load(port, server.pid, args, texts, expected))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        log.seek(0)
-        log_errors = log_problems(log.read())
-    figures = report(args, stats, log_errors)
-    sys.exit(1 if figures["errors"] or not figures["completed"] else 0)
+    args.load_before = os.getloadavg()[0]
+    results = {}
+    for setup in args.setups:
+        with tempfile.TemporaryFile("w+") as log:
+            with servers(setup, log) as (url, pids, backends):
+                for backend in backends:
+                    asyncio.run(warm_up(backend, texts[0]))
+                stats = asyncio.run(load(url, pids, args, texts, expected, setup != "bare"))
+            log.seek(0)
+            results[setup] = figures_of(args, stats, log_problems(log.read()))
+    report(args, results)
+    failed = any(f["errors"] or not f["completed"] for f in results.values())
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline predict ...`, `... models` and `... export`."""
+"""Command line: `python -m pipeline predict ...`, `... models`, `... export`, `... copy`."""
 
 import sys
 
@@ -24,7 +24,12 @@ def build_parser() -> ArgumentParser:
     export.add_argument(
         "--out", required=True, help="a new or empty folder, e.g. serving/sentiment/1"
     )
-    for sub in (predict, models, export):
+    copy = commands.add_parser(
+        "copy", help="copy versions to another models location, e.g. to seed a bucket"
+    )
+    copy.add_argument("--to", required=True, help="the target folder or URL (s3://bucket/prefix)")
+    copy.add_argument("versions", nargs="*", metavar="VERSION", help="default: every version")
+    for sub in (predict, models, export, copy):
         sub.add_argument(
             "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
         )
@@ -106,10 +111,30 @@ def export_command(args) -> int:
     return 0
 
 
+def copy_command(args) -> int:
+    """Copy versions (ids kept) and, if the target has none, the active pointer."""
+    source = Registry(config.models_dir(args.models_dir))
+    target = Registry(config.models_dir(args.to))
+    versions = [source.resolve(v) for v in args.versions] or source.versions()
+    for version in versions:
+        done = target.copy_in(source, version)
+        print(f"{version}: {'copied' if done else 'already there'}", file=sys.stderr)
+    active = source.active_version()
+    if target.active_version() is None and active in target.versions():
+        target.promote(active)
+        print(f"{active} is active in {target.root}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand. Returns the exit code."""
     args = build_parser().parse_args(argv)
-    commands = {"predict": predict_command, "models": models_command, "export": export_command}
+    commands = {
+        "predict": predict_command,
+        "models": models_command,
+        "export": export_command,
+        "copy": copy_command,
+    }
     return commands[args.command](args)
 
 

@@ -2,8 +2,10 @@
 mode, started here; no network), and on fsspec's memory:// filesystem."""
 
 import contextlib
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -292,3 +294,20 @@ def test_memory_store_keeps_the_registry_rules(tmp_path, monkeypatch, fasttext_s
     assert registry.versions() == [second]
     meta = json.loads(registry.store.fs.cat_file(f"{registry.store.root}/{second}/metadata.json"))
     assert meta["version"] == second
+
+
+def test_copy_seeds_a_bucket_with_the_shipped_models(s3_env, tmp_path):
+    source = tmp_path / "models"
+    shutil.copytree(config.DEFAULT_MODELS_DIR, source)
+    result = run_cli("-m", "pipeline", "copy", "--models-dir", str(source), "--to", s3_env["url"])
+    assert result.returncode == 0, result.stderr
+    shipped, bucket = Registry(source), Registry(s3_env["url"])
+    assert bucket.versions() == shipped.versions()
+    assert bucket.active_version() == shipped.active_version()
+    for version in shipped.versions():
+        meta = bucket.metadata(version)
+        assert meta["metrics"] == shipped.metadata(version)["metrics"]
+        local = shipped.model_file(version).read_bytes()
+        assert hashlib.sha256(local).hexdigest() == meta["files"]["model.keras"]["sha256"]
+    again = run_cli("-m", "pipeline", "copy", "--models-dir", str(source), "--to", s3_env["url"])
+    assert "already there" in again.stderr

@@ -14,6 +14,7 @@ URL such as s3://bucket/models. The same guarantees hold on both:
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -190,6 +191,33 @@ class Registry:
             # Whatever happened, no half-written folder stays behind to fill the disk.
             self.store.discard(folder)
         return version
+
+    def copy_in(self, source: "Registry", version: str) -> bool:
+        """Copy one version from another registry, keeping its id; False if it is here already.
+
+        Args:
+            source: the registry to copy from (a folder or a URL).
+            version: a version of `source`.
+
+        Returns:
+            Whether it was copied.
+        """
+        version = source.resolve(version)
+        if version in self.versions():
+            return False
+        metadata = source.metadata(version)
+        with self.writing("copy the version"):
+            folder = self.store.staging(version)
+        try:
+            with self.writing("copy the version"):
+                shutil.copyfile(source.model_file(version), folder / MODEL_FILE)
+                metadata["files"] = {MODEL_FILE: file_digest(folder / MODEL_FILE)}
+                (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2), "utf-8")
+                with self.store.exclusive():
+                    self.store.commit(version, folder)
+        finally:
+            self.store.discard(folder)
+        return True
 
     def promote(self, version: str) -> None:
         """Make an existing version the active one."""

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pipeline.errors import SentimentError
 from ui.batch_tab import batch_ui
-from ui.common import escape_markdown, get_predictor, get_registry
+from ui.common import escape_markdown, get_predictor, get_registry, keep_keras_state
 from ui.data_tab import data_ui
 from ui.guard import admin_ui
 from ui.models_tab import models_ui
@@ -62,6 +62,7 @@ def header_ui(predictor) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Tweet sentiment", page_icon="💬", layout="wide")
+    keep_keras_state()
     registry = get_registry()
     if not registry.versions():
         st.title("Tweet sentiment")

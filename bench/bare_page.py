@@ -12,6 +12,9 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pipeline import config, load_predictor  # noqa: E402
+from ui.common import keep_keras_state  # noqa: E402
+
+keep_keras_state()  # as the dashboard does: it is Streamlit's cost, not the page's
 
 
 @st.cache_resource

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
-MAX_UPLOAD_MB = 200  # Streamlit's default server.maxUploadSize
+MAX_UPLOAD_MB = 50  # .streamlit/config.toml's server.maxUploadSize
 
 
 def free_port() -> int:

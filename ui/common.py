@@ -2,12 +2,37 @@
 
 import contextlib
 import re
+import sys
 
 import streamlit as st
 
 from pipeline import config
 from pipeline.predict import Predictor, load_predictor
 from pipeline.registry import Registry
+
+
+def keep_keras_state() -> None:
+    """Stop Streamlit from calling `keras.backend.clear_session()` after every script run.
+
+    Streamlit's script runner does that (`script_runner._clean_problem_modules`) for apps
+    that build a model on each run. Here models are loaded once and shared by every session
+    (st.cache_resource) and trainings run on background threads, so the clearing only
+    costs: a full `gc.collect()` and TensorFlow's kernel cache dropped after each run, which
+    made every first prediction of a run about 250 ms slower (bench/load.py), and a training
+    thread would see Keras's global state reset under it. Matplotlib's figures are still
+    closed, as Streamlit does.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if getattr(script_runner._clean_problem_modules, "keeps_keras", False):
+        return
+
+    def clean_problem_modules() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+    clean_problem_modules.keeps_keras = True
+    script_runner._clean_problem_modules = clean_problem_modules
 
 
 def get_registry() -> Registry:

@@ -194,6 +194,11 @@ async def load(base: str, pids: list[int], args, texts, expected, explained=True
     def rss() -> float:
         return sum(tree_rss_mib(pid) for pid in pids)
 
+    def cpu_seconds() -> float:  # user + system time of the server processes
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() for pid in pids]
+        return sum(int(f[11]) + int(f[12]) for f in fields) / ticks
+
     async def sample_rss() -> None:
         while True:
             stats["rss"].append(rss())
@@ -201,11 +206,12 @@ async def load(base: str, pids: list[int], args, texts, expected, explained=True
 
     sampler = asyncio.create_task(sample_rss())
     url = base.replace("http://", "ws://") + "/_stcore/stream"
-    start = time.perf_counter()
+    cpu_before, start = cpu_seconds(), time.perf_counter()
     await asyncio.gather(
         *(client(n, url, texts, expected, stats, start) for n in range(args.clients))
     )
     stats["elapsed"] = time.perf_counter() - start
+    stats["cores"] = (cpu_seconds() - cpu_before) / stats["elapsed"]
     sampler.cancel()
     stats["rss"].append(rss())
     return stats
@@ -268,6 +274,7 @@ def figures_of(args, stats: dict, log_errors: list[str]) -> dict:
         "seconds": round(stats["elapsed"], 1),
         "completed": stats["completed"],
         "per_second": round(stats["completed"] / stats["elapsed"], 2),
+        "server_cores_busy": round(stats["cores"], 2),
         "p50_ms": ms(stats["latencies"], 50),
         "p95_ms": ms(stats["latencies"], 95),
         "label_p50_ms": ms(stats["shown"], 50),
@@ -301,7 +308,8 @@ def report(args, results: dict) -> dict:
         r, shown = f["rss_mib"], "".join(f"\n    {m}" for m in f["error_messages"][:5])
         print(
             f"{SETUPS[name]}: {args.clients} clients x {args.seconds:g} s (ran {f['seconds']} s): "
-            f"{f['completed']} predictions, {f['per_second']}/s; time to result p50 "
+            f"{f['completed']} predictions, {f['per_second']}/s, server busy "
+            f"{f['server_cores_busy']:.2f} cores; time to result p50 "
             f"{f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms; errors {f['errors']}{shown}; "
             f"RSS {r['start']} MiB at start, {r['peak']} MiB peak"
         )

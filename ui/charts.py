@@ -1,5 +1,7 @@
 """Altair charts. Each class keeps one colour everywhere in the app."""
 
+import functools
+
 import altair as alt
 import pandas as pd
 
@@ -20,18 +22,32 @@ def color_encoding(labels: list[str], field: str = "label", legend: bool = False
     return alt.Color(f"{field}:N", scale=scale, legend=alt.Legend() if legend else None)
 
 
-def probability_chart(probabilities: dict[str, float]) -> alt.Chart:
+@functools.lru_cache(maxsize=32)
+def _probability_chart(labels: tuple[str, ...]) -> alt.Chart:
     """Horizontal bars of every class's probability, largest first, labelled in percent."""
-    labels = list(probabilities)
-    ranked = sorted(labels, key=probabilities.get, reverse=True)
-    frame = pd.DataFrame({"label": labels, "probability": list(probabilities.values())})
-    base = alt.Chart(frame).encode(
+    base = alt.Chart().encode(
         x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        y=alt.Y("label:N", sort=ranked, title=None),
+        y=alt.Y("label:N", sort="-x", title=None),
     )
-    bars = base.mark_bar().encode(color=color_encoding(labels), tooltip=["label", "probability"])
+    bars = base.mark_bar().encode(
+        color=color_encoding(list(labels)), tooltip=["label", "probability"]
+    )
     text = base.mark_text(align="left", dx=4).encode(text=alt.Text("probability:Q", format=".1%"))
     return (bars + text).properties(height=40 * len(labels) + 20)
+
+
+@functools.lru_cache(maxsize=32)
+def probability_spec(labels: tuple[str, ...]) -> dict:
+    """The probability chart's Vega-Lite spec for a label set, without data: built and
+    validated by Altair once, then reused for every prediction (st.vega_lite_chart with
+    the new probabilities), since Altair's per-chart validation was the Predict tab's
+    largest cost under load (bench/load.py)."""
+    spec = _probability_chart(labels).properties(data=pd.DataFrame(
+        {"label": list(labels), "probability": 0.0}
+    )).to_dict()  # fmt: skip
+    for key in ("data", "datasets"):
+        spec.pop(key, None)
+    return spec
 
 
 def count_chart(counts: pd.Series, labels: list[str], title: str) -> alt.Chart:

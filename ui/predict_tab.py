@@ -2,6 +2,7 @@
 
 import html
 
+import pandas as pd
 import streamlit as st
 
 from pipeline import config
@@ -9,7 +10,7 @@ from pipeline.errors import SentimentError
 from pipeline.explain import explain_by_occlusion
 from pipeline.feedback import record_feedback
 from pipeline.predict import Predictor
-from ui.charts import label_colors, probability_chart
+from ui.charts import label_colors, probability_spec
 from ui.common import escape_markdown, show_error
 
 FEEDBACK_COUNT_KEY = "feedback_given"
@@ -82,7 +83,10 @@ def result_ui(predictor: Predictor, text: str) -> None:
         delta_color="off",
         delta_arrow="off",
     )
-    st.altair_chart(probability_chart(probabilities), width="stretch")
+    frame = pd.DataFrame(
+        {"label": list(probabilities), "probability": list(probabilities.values())}
+    )
+    st.vega_lite_chart(frame, probability_spec(tuple(probabilities)), width="stretch")
     st.markdown("**Why:** each word is removed in turn; its tint shows the class it supports.")
     st.html(explanation_html(explanation, predictor.labels))
     feedback_ui(predictor, text, label)

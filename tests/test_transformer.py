@@ -233,3 +233,16 @@ def test_vendored_minilm_gives_sentence_transformers_embeddings(monkeypatch):
     np.testing.assert_allclose(embeddings[:, :4], SENTENCE_TRANSFORMERS_REFERENCE, atol=1e-3)
     similarity = embeddings @ embeddings.T
     assert similarity[0, 1] < similarity[1, 2]  # two debate sentences beat love vs worst
+
+
+def test_compiled_shapes_are_capped(tiny_minilm_dir, monkeypatch):
+    monkeypatch.setattr("pipeline.recipes.serving.MAX_COMPILED_SHAPES", 2)
+    model = Registry(tiny_minilm_dir).load_model()
+    forward = serving_forward(model)
+    texts = ["one", "two words here", "three " * 20, "four " * 40]
+    answers = [forward([text] * rows) for text in texts for rows in (1, 3)]
+    forward.network.wait()
+    assert len(forward.network.ready) == 2  # the others keep the plain graph
+    again = [forward([text] * rows) for text in texts for rows in (1, 3)]
+    for first, second in zip(answers, again, strict=True):
+        np.testing.assert_allclose(first, second, atol=1e-5)

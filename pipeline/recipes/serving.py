@@ -10,6 +10,9 @@ shape seen for the first time runs through the plain TensorFlow graph (one trace
 every shape) while a background thread compiles its XLA program; once that is ready, the
 shape runs compiled. The first prediction after start-up and the first batch of a new shape
 therefore never wait for the compiler, and both paths run the same layers and weights.
+Each compiled program stays in memory for the life of the process (about 10-25 MiB here),
+so at most MAX_COMPILED_SHAPES are compiled, the first ones seen (the common ones); any
+other shape keeps the plain graph.
 """
 
 import threading
@@ -27,6 +30,9 @@ from pipeline.recipes.encoder import (
     token_lengths,
     trim,
 )
+
+# Compiled XLA programs a process keeps at most (memory); see the module's docstring.
+MAX_COMPILED_SHAPES = 16
 
 
 class TieredNetwork:
@@ -60,12 +66,13 @@ class TieredNetwork:
         shape = tuple(inputs["token_ids"].shape)
         if shape in self.ready:
             return self.compiled(inputs).numpy()
-        if not self.background:
+        if not self.background and len(self.ready) < MAX_COMPILED_SHAPES:
             self._compile(shape, inputs)
             return self.compiled(inputs).numpy()
         with self._lock:
-            start = shape not in self._pending
-            self._pending.add(shape)
+            start = shape not in self._pending and len(self._pending) < MAX_COMPILED_SHAPES
+            if start:
+                self._pending.add(shape)
         if start:
             self._compiler.submit(self._compile, shape, inputs)
         return self.plain(inputs).numpy()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websockets
@@ -74,7 +75,9 @@ def test_two_dashboards_behind_nginx_with_sticky_sessions(nginx, shared_models):
         assert seen == {f"127.0.0.1:{port}" for port, _ in backends[:2]}
         # The websocket upgrade passes: a session loads the page and predicts through nginx.
         expected = load_predictor(shared_models).predict([TEXT])[0]["label"]
-        assert asyncio.run(predict_over_websocket(url)) == expected
+        # On a thread of its own: another test (Playwright's) may have left an event loop here.
+        with ThreadPoolExecutor(1) as thread:
+            assert thread.submit(asyncio.run, predict_over_websocket(url)).result() == expected
 
 
 def test_api_workers_follow_a_promotion(shared_models):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from streamlit.testing.v1 import AppTest
+from test_app_retrain import open_app
 
 import api
 from pipeline import config
@@ -15,7 +15,6 @@ from pipeline.feedback import read_feedback, record_feedback
 from pipeline.limits import AttemptLimiter, RateLimiter
 from pipeline.registry import Registry
 
-APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
@@ -94,14 +93,6 @@ def test_the_feedback_store_is_capped_in_total(tmp_path, monkeypatch):
         with pytest.raises(RateLimited, match="full"):
             record_feedback("three", "negative", "positive", "v1", location)
         assert read_feedback(location)["text"].tolist() == ["one", "two"]
-
-
-def open_app(monkeypatch, models_dir, password=None) -> AppTest:
-    monkeypatch.setenv(config.MODELS_DIR_ENV, str(models_dir))
-    at = AppTest.from_file(APP, default_timeout=90)
-    if password:
-        at.secrets["admin_password"] = password
-    return at.run()
 
 
 def test_wrong_admin_passwords_lock_the_session_out(monkeypatch, tiny_models_dir):

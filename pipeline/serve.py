@@ -88,8 +88,10 @@ class Service:
         served = self.predictor.version if self.predictor else None
         if active is None or active == served or active == self.failed:
             return
+        with self.lock:  # an already loaded copy (asked for by ?version=) is reused
+            loaded = self.others.pop(active, None)
         try:
-            predictor = self.others.pop(active, None) or load_predictor(self.registry.root, active)
+            predictor = loaded or load_predictor(self.registry.root, active)
         except SentimentError as exc:
             self.failed = active  # not retried until another version is promoted
             self.notice = (

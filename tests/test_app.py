@@ -201,3 +201,13 @@ def test_a_broken_active_model_is_reported_and_a_healthy_one_used(
     assert status[active].startswith("broken") and status[healthy] == "ok"
     at = predict(at, "WORST SHOW EVER")
     assert metric(at, "Predicted label").value in ("negative", "neutral", "positive")
+
+
+def test_the_probability_chart_puts_the_likeliest_class_first():
+    from ui.charts import probability_spec
+
+    spec = probability_spec({"negative": 0.1, "neutral": 0.7, "positive": 0.2})
+    assert [layer["encoding"]["y"]["sort"] for layer in spec["layer"]] == [
+        ["neutral", "positive", "negative"]
+    ] * 2
+    assert "data" not in spec  # the probabilities come with each prediction

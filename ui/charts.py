@@ -22,29 +22,30 @@ def color_encoding(labels: list[str], field: str = "label", legend: bool = False
     return alt.Color(f"{field}:N", scale=scale, legend=alt.Legend() if legend else None)
 
 
-@functools.lru_cache(maxsize=32)
-def _probability_chart(labels: tuple[str, ...]) -> alt.Chart:
-    """Horizontal bars of every class's probability, largest first, labelled in percent."""
-    base = alt.Chart().encode(
+def probability_spec(probabilities: dict[str, float]) -> dict:
+    """The Vega-Lite spec (without data) of horizontal bars of every class's probability,
+    largest first, labelled in percent.
+
+    Altair builds and validates it once per label set and order, and every prediction
+    reuses it (st.vega_lite_chart with the new probabilities): validating a new Altair
+    chart per prediction was the Predict tab's largest cost under load (bench/load.py).
+    """
+    ranked = sorted(probabilities, key=probabilities.get, reverse=True)
+    return _probability_spec(tuple(probabilities), tuple(ranked))
+
+
+@functools.lru_cache(maxsize=64)
+def _probability_spec(labels: tuple[str, ...], ranked: tuple[str, ...]) -> dict:
+    frame = pd.DataFrame({"label": list(labels), "probability": 0.0})
+    base = alt.Chart(frame).encode(
         x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        y=alt.Y("label:N", sort="-x", title=None),
+        y=alt.Y("label:N", sort=list(ranked), title=None),
     )
     bars = base.mark_bar().encode(
         color=color_encoding(list(labels)), tooltip=["label", "probability"]
     )
     text = base.mark_text(align="left", dx=4).encode(text=alt.Text("probability:Q", format=".1%"))
-    return (bars + text).properties(height=40 * len(labels) + 20)
-
-
-@functools.lru_cache(maxsize=32)
-def probability_spec(labels: tuple[str, ...]) -> dict:
-    """The probability chart's Vega-Lite spec for a label set, without data: built and
-    validated by Altair once, then reused for every prediction (st.vega_lite_chart with
-    the new probabilities), since Altair's per-chart validation was the Predict tab's
-    largest cost under load (bench/load.py)."""
-    spec = _probability_chart(labels).properties(data=pd.DataFrame(
-        {"label": list(labels), "probability": 0.0}
-    )).to_dict()  # fmt: skip
+    spec = (bars + text).properties(height=40 * len(labels) + 20).to_dict()
     for key in ("data", "datasets"):
         spec.pop(key, None)
     return spec

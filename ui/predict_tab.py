@@ -86,7 +86,7 @@ def result_ui(predictor: Predictor, text: str) -> None:
     frame = pd.DataFrame(
         {"label": list(probabilities), "probability": list(probabilities.values())}
     )
-    st.vega_lite_chart(frame, probability_spec(tuple(probabilities)), width="stretch")
+    st.vega_lite_chart(frame, probability_spec(probabilities), width="stretch")
     st.markdown("**Why:** each word is removed in turn; its tint shows the class it supports.")
     st.html(explanation_html(explanation, predictor.labels))
     feedback_ui(predictor, text, label)

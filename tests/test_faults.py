@@ -19,7 +19,7 @@ from pipeline import config
 from pipeline.errors import RegistryError
 from pipeline.registry import Registry
 
-KILLS = 10
+KILLS = 14
 TRAIN_ARGS = ["--epochs", "2", "--vocab-size", "2000", "--embedding-dim", "16"]
 
 

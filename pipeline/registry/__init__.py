@@ -169,27 +169,13 @@ class Registry:
             The new version id.
         """
         version = new_version_id()
-        with self.writing("save the model"):
-            folder = self.store.staging(version)
-        try:
-            with self.writing("save the model"):
-                model.save(folder / MODEL_FILE)
-                metadata = {
-                    **metadata,
-                    "version": version,
-                    "created": datetime.now(UTC).isoformat(timespec="microseconds"),
-                    "files": {MODEL_FILE: file_digest(folder / MODEL_FILE)},
-                }
-                with open(folder / METADATA_FILE, "w", encoding="utf-8") as handle:
-                    json.dump(metadata, handle, indent=2)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                with self.store.exclusive():
-                    self.store.commit(version, folder)
-                    self._swap(version, only_if_empty=not promote)
-        finally:
-            # Whatever happened, no half-written folder stays behind to fill the disk.
-            self.store.discard(folder)
+        metadata = {
+            **metadata,
+            "version": version,
+            "created": datetime.now(UTC).isoformat(timespec="microseconds"),
+        }
+        self._commit(version, metadata, lambda path: model.save(path), "save the model",
+                     activate="always" if promote else "if_none")  # fmt: skip
         return version
 
     def copy_in(self, source: "Registry", version: str) -> bool:
@@ -205,19 +191,33 @@ class Registry:
         version = source.resolve(version)
         if version in self.versions():
             return False
-        metadata = source.metadata(version)
-        with self.writing("copy the version"):
+        model_file = source.model_file(version)
+        copy = lambda path: shutil.copyfile(model_file, path)  # noqa: E731
+        self._commit(version, source.metadata(version), copy, "copy the version")
+        return True
+
+    def _commit(self, version: str, metadata: dict, write_model, action: str,
+                activate: str = "never") -> None:  # fmt: skip
+        """Stage a version (the model via `write_model(path)`, then its metadata with every
+        file's size and SHA-256), commit it, and point at it if `activate` says so
+        ("always", "if_none" the store has no active version, or "never")."""
+        with self.writing(action):
             folder = self.store.staging(version)
         try:
-            with self.writing("copy the version"):
-                shutil.copyfile(source.model_file(version), folder / MODEL_FILE)
-                metadata["files"] = {MODEL_FILE: file_digest(folder / MODEL_FILE)}
-                (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2), "utf-8")
+            with self.writing(action):
+                write_model(folder / MODEL_FILE)
+                metadata = {**metadata, "files": {MODEL_FILE: file_digest(folder / MODEL_FILE)}}
+                with open(folder / METADATA_FILE, "w", encoding="utf-8") as handle:
+                    json.dump(metadata, handle, indent=2)
+                    handle.flush()
+                    os.fsync(handle.fileno())
                 with self.store.exclusive():
                     self.store.commit(version, folder)
+                    if activate != "never":
+                        self._swap(version, only_if_empty=activate == "if_none")
         finally:
+            # Whatever happened, no half-written folder stays behind to fill the disk.
             self.store.discard(folder)
-        return True
 
     def promote(self, version: str) -> None:
         """Make an existing version the active one."""

@@ -33,6 +33,7 @@ WORD_CHAR_SVC = "word+char tf-idf, LinearSVC balanced"
 VADER = "VADER lexicon"
 CANDIDATES = {
     "minilm (default)": {"architecture": "minilm"},
+    "minilm, fourth-root weights": {"architecture": "minilm", "class_weighting": "fourth-root"},
     "minilm-frozen": {"architecture": "minilm-frozen"},
     "fasttext": {},
     "fasttext, final refit": {"final_refit": "yes"},

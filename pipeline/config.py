@@ -23,6 +23,10 @@ MAX_TRAINING_ROWS = 200_000
 MIN_ROWS_PER_CLASS = 10
 
 # Split: shares of distinct normalised texts held out for validation and test.
+# Error analysis slices the test part by the CSV's other columns that have 2 to this many
+# distinct values (GOP's `candidate`, `subject_matter`), at most this many columns.
+MAX_SLICE_VALUES = 30
+MAX_SLICE_COLUMNS = 8
 VALIDATION_SHARE = 0.15
 TEST_SHARE = 0.15
 

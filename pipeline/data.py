@@ -23,6 +23,7 @@ class LabelledData:
     label_column: str
     rows_read: int
     rows_dropped: int
+    slice_columns: list[str] = field(default_factory=list)
 
     def describe(self) -> dict:
         """Summarise the data for a model's metadata.
@@ -39,6 +40,7 @@ class LabelledData:
             "rows_dropped_empty": self.rows_dropped,
             "rows_used": len(self.frame),
             "class_counts": self.frame["label"].value_counts().reindex(self.labels).tolist(),
+            "slice_columns": self.slice_columns,
         }
 
 
@@ -100,6 +102,9 @@ def load_labelled_data(
     data = pd.DataFrame(
         {"text": frame[text_column], "label": frame[label_column].map(normalize_label)}
     )
+    slice_columns = find_slice_columns(frame, [text_column, label_column])
+    for column in slice_columns:
+        data[column] = frame[column].fillna("").astype(str).str.strip()
     keep = (data["text"].str.strip() != "") & (data["label"] != "")
     data = data[keep].reset_index(drop=True)
     if data.empty:
@@ -126,7 +131,31 @@ def load_labelled_data(
         label_column=label_column,
         rows_read=len(frame),
         rows_dropped=len(frame) - len(data),
+        slice_columns=slice_columns,
     )
+
+
+def find_slice_columns(frame: pd.DataFrame, used: list[str]) -> list[str]:
+    """The CSV's other columns that group rows into a few named slices (e.g. GOP's `candidate`).
+
+    A column qualifies when it has 2 to config.MAX_SLICE_VALUES distinct non-empty values;
+    error analysis (pipeline.analysis.slices) reports accuracy for each value.
+
+    Args:
+        frame: the CSV as read.
+        used: the text and label columns, never slices.
+
+    Returns:
+        Up to config.MAX_SLICE_COLUMNS column names, in the file's order.
+    """
+    found = []
+    for column in frame.columns:
+        if column in used or column in ("text", "label") or not isinstance(column, str):
+            continue
+        values = frame[column].dropna().astype(str).str.strip()
+        if 2 <= values[values != ""].nunique() <= config.MAX_SLICE_VALUES:
+            found.append(column)
+    return found[: config.MAX_SLICE_COLUMNS]
 
 
 def _hold_out(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

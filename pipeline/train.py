@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config
+from pipeline.analysis.behaviour import run_behaviour_checks
+from pipeline.analysis.predictions import PREDICTIONS_FILE, predictions_csv
 from pipeline.backend import keras, tf
 from pipeline.baseline import baseline_metrics
 from pipeline.data import LabelledData, Splits, split_data
@@ -119,8 +121,12 @@ def train_and_save(
     promote: bool = False,
     command: str | None = None,
     extra_training_rows: pd.DataFrame | None = None,
+    tags: dict | None = None,
 ) -> dict:
     """Split, train, evaluate on the test part (beside a TF-IDF baseline) and save a version.
+
+    Besides the model, the version keeps its test-set predictions and behavioural checks
+    (pipeline.analysis), so the error-analysis views never recompute them.
 
     Args:
         data: validated labelled data.
@@ -132,6 +138,7 @@ def train_and_save(
         command: the command line that reproduces this run, recorded in the metadata.
         extra_training_rows: more rows (`text`, `label`), e.g. user feedback, added to the
             training part only, and only where their text is not in validation or test.
+        tags: recorded in the metadata under `tags`, e.g. {"sweep": id, "trial": n}.
 
     Returns:
         The new version's metadata, including `version`, `path` and `metrics`.
@@ -141,22 +148,33 @@ def train_and_save(
     """
     with training_slot(registry, textwrap.shorten(command or "a training run", 100)):
         return _train_and_save(
-            data, params, registry, report, stop_event, promote, command, extra_training_rows
-        )
+            data, params, registry, report, stop_event, promote, command, extra_training_rows,
+            tags,
+        )  # fmt: skip
 
 
-def evaluate_parts(predictor: Predictor, splits: Splits, labels: list[str]) -> dict:
-    """Metrics on the test and validation parts."""
-    return {
-        part: evaluate_predictions(
-            frame["label"].tolist(), predictor.predict_proba(frame["text"]), labels
-        )
-        for part, frame in (("test", splits.test), ("validation", splits.validation))
-    }
+def evaluate_parts(
+    predictor: Predictor, splits: Splits, labels: list[str], probabilities: dict | None = None
+) -> dict:
+    """Metrics on the test and validation parts.
+
+    Args:
+        predictor: the serving predictor.
+        splits: the split.
+        labels: the label order.
+        probabilities: if given, filled with each part's predicted probabilities.
+    """
+    metrics = {}
+    for part, frame in (("test", splits.test), ("validation", splits.validation)):
+        predicted = predictor.predict_proba(frame["text"])
+        if probabilities is not None:
+            probabilities[part] = predicted
+        metrics[part] = evaluate_predictions(frame["label"].tolist(), predicted, labels)
+    return metrics
 
 
 def _train_and_save(
-    data, params, registry, report, stop_event, promote, command, extra_training_rows
+    data, params, registry, report, stop_event, promote, command, extra_training_rows, tags
 ) -> dict:
     report = report or (lambda event: None)
     stop_event = stop_event or threading.Event()
@@ -175,7 +193,11 @@ def _train_and_save(
         )
         quantize(model)
     predictor = serving_predictor(model, params["architecture"], data.labels)
-    metrics = evaluate_parts(predictor, splits, data.labels)
+    probabilities = {}
+    metrics = evaluate_parts(predictor, splits, data.labels, probabilities)
+    report({"event": "analysing"})
+    files = {PREDICTIONS_FILE: predictions_csv(splits.test, probabilities["test"], data.labels)}
+    behaviour = run_behaviour_checks(predictor)
     report({"event": "baseline"})
     baseline = baseline_metrics(splits, data.labels)
     if stop_event.is_set():
@@ -196,6 +218,8 @@ def _train_and_save(
         "validation_metrics": metrics["validation"],
         "baseline": {"name": "tf-idf word 1-2 grams + logistic regression", "metrics": baseline},
         "extra_training_rows": added,
+        "behaviour": behaviour,
+        "tags": tags or {},
         **extras,
         "history": {k: [float(x) for x in v] for k, v in history.items()},
         "epochs_run": len(history.get("loss", [])),
@@ -208,5 +232,5 @@ def _train_and_save(
         "reproduce": command,
     }
     report({"event": "saving"})
-    version = registry.save(model, metadata, promote=promote)
+    version = registry.save(model, metadata, promote=promote, files=files)
     return {**registry.metadata(version), "path": f"{registry.root}/{version}"}

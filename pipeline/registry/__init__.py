@@ -90,7 +90,24 @@ class Registry:
 
     def model_file(self, version: str | None = None) -> Path:
         """A local path to a version's model file (downloaded once from a remote store)."""
-        return self.store.model_file(self.resolve(version))
+        return self.store.version_file(self.resolve(version))
+
+    def version_file(self, version: str | None, name: str) -> Path | None:
+        """A local path to another file saved with a version (see `save`), or None.
+
+        Args:
+            version: a version id, or None for the active one.
+            name: the file's name, e.g. "predictions.csv".
+
+        Returns:
+            The path (downloaded once from a remote store), or None when the version has no
+            such file (it was saved before the file existed).
+        """
+        version = self.resolve(version)
+        if name not in self.metadata(version).get("files", {}):
+            return None
+        with self.writing(f"read {name}"):
+            return self.store.version_file(version, name)
 
     def metadata(self, version: str | None = None) -> dict:
         """The metadata of one version (the active one by default)."""
@@ -155,7 +172,9 @@ class Registry:
 
         return load_numpy_model(self.model_file(version))
 
-    def save(self, model, metadata: dict, promote: bool = False) -> str:
+    def save(
+        self, model, metadata: dict, promote: bool = False, files: dict[str, bytes] | None = None
+    ) -> str:
         """Save a model as a new version, atomically.
 
         Args:
@@ -164,6 +183,8 @@ class Registry:
                 (each file's size and SHA-256) are added.
             promote: make it active. The first version of an empty registry is always made
                 active.
+            files: more files to keep with the version, name -> content (its test-set
+                predictions, training logs); read back with `version_file`.
 
         Returns:
             The new version id.
@@ -175,7 +196,7 @@ class Registry:
             "created": datetime.now(UTC).isoformat(timespec="microseconds"),
         }
         self._commit(version, metadata, lambda path: model.save(path), "save the model",
-                     activate="always" if promote else "if_none")  # fmt: skip
+                     activate="always" if promote else "if_none", files=files)  # fmt: skip
         return version
 
     def copy_in(self, source: "Registry", version: str) -> bool:
@@ -193,20 +214,41 @@ class Registry:
             return False
         model_file = source.model_file(version)
         copy = lambda path: shutil.copyfile(model_file, path)  # noqa: E731
-        self._commit(version, source.metadata(version), copy, "copy the version")
+        metadata = source.metadata(version)
+        files = {
+            name: source.version_file(version, name).read_bytes()
+            for name in metadata.get("files", {})
+            if name != MODEL_FILE
+        }
+        self._commit(version, metadata, copy, "copy the version", files=files)
         return True
 
-    def _commit(self, version: str, metadata: dict, write_model, action: str,
-                activate: str = "never") -> None:  # fmt: skip
-        """Stage a version (the model via `write_model(path)`, then its metadata with every
-        file's size and SHA-256), commit it, and point at it if `activate` says so
-        ("always", "if_none" the store has no active version, or "never")."""
+    def _commit(
+        self,
+        version: str,
+        metadata: dict,
+        write_model,
+        action: str,
+        activate: str = "never",
+        files: dict[str, bytes] | None = None,
+    ) -> None:
+        """Stage a version (the model via `write_model(path)`, the other `files`, then its
+        metadata with every file's size and SHA-256), commit it, and point at it if
+        `activate` says so ("always", "if_none" the store has no active version, or
+        "never")."""
+        files = files or {}
+        if {MODEL_FILE, METADATA_FILE} & set(files) or any("/" in name for name in files):
+            raise ValueError(f"invalid extra file names: {sorted(files)}")
         with self.writing(action):
             folder = self.store.staging(version)
         try:
             with self.writing(action):
                 write_model(folder / MODEL_FILE)
-                metadata = {**metadata, "files": {MODEL_FILE: file_digest(folder / MODEL_FILE)}}
+                for name, content in files.items():
+                    (folder / name).write_bytes(content)
+                names = [MODEL_FILE, *sorted(files)]
+                digests = {name: file_digest(folder / name) for name in names}
+                metadata = {**metadata, "files": digests}
                 with open(folder / METADATA_FILE, "w", encoding="utf-8") as handle:
                     json.dump(metadata, handle, indent=2)
                     handle.flush()

@@ -97,11 +97,11 @@ class LocalStore:
     def read_metadata(self, version: str) -> str:
         return (self.root / version / METADATA_FILE).read_text(encoding="utf-8")
 
-    def model_file(self, version: str) -> Path:
-        return self.root / version / MODEL_FILE
+    def version_file(self, version: str, name: str = MODEL_FILE) -> Path:
+        return self.root / version / name
 
     def model_problem(self, version: str) -> str | None:
-        return model_file_problem(self.model_file(version))
+        return model_file_problem(self.version_file(version))
 
     def staging(self, version: str) -> Path:
         """A new, hidden folder to write a version's files into before commit."""

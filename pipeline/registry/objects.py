@@ -165,20 +165,21 @@ class ObjectStore:
         self._cache_write(cached, data)
         return data.decode("utf-8")
 
-    def model_file(self, version: str) -> Path:
-        """The local copy of a version's model, downloaded once and checked."""
-        cached = self.work_dir / version / MODEL_FILE
+    def version_file(self, version: str, name: str = MODEL_FILE) -> Path:
+        """The local copy of one of a version's files, downloaded once and checked."""
+        cached = self.work_dir / version / name
         if cached.is_file():
             return cached
-        expected = json.loads(self.read_metadata(version)).get("files", {}).get(MODEL_FILE)
-        temp = cached.with_name(f"{TEMP_PREFIX}{MODEL_FILE}-{secrets.token_hex(4)}")
+        expected = json.loads(self.read_metadata(version)).get("files", {}).get(name)
+        if expected is None and name != MODEL_FILE:
+            raise FileNotFoundError(f"version {version} has no {name}")
+        temp = cached.with_name(f"{TEMP_PREFIX}{name}-{secrets.token_hex(4)}")
         cached.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.call("download the model", self.fs.get_file, self._key(version, MODEL_FILE),
-                       str(temp))  # fmt: skip
+            self.call(f"download {name}", self.fs.get_file, self._key(version, name), str(temp))
             if expected and file_digest(temp) != expected:
                 raise RegistryError(
-                    f"The download of version {version}'s {MODEL_FILE} does not match the size "
+                    f"The download of version {version}'s {name} does not match the size "
                     "and SHA-256 in its metadata; it was not used."
                 )
             temp.replace(cached)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from pipeline import config  # noqa: E402
-from pipeline.baseline import fit_tfidf_baseline  # noqa: E402
+from pipeline.baseline import fit_tfidf_baseline, word_char_features  # noqa: E402
 from pipeline.data import load_labelled_data, split_data  # noqa: E402
 from pipeline.evaluate import evaluate_predictions  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
@@ -41,26 +41,13 @@ CANDIDATES = {
 }
 
 
-def _word_char_features():
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import make_union
-
-    from pipeline.text import clean_text
-
-    return make_union(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, preprocessor=clean_text),
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                        preprocessor=clean_text, min_df=2),
-    )  # fmt: skip
-
-
 def word_char_tfidf(splits, labels):
     """Word 1-2 gram and character 2-5 gram TF-IDF, logistic regression with balanced classes."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     model = make_pipeline(
-        _word_char_features(), LogisticRegression(C=3, max_iter=3000, class_weight="balanced")
+        word_char_features(), LogisticRegression(C=3, max_iter=3000, class_weight="balanced")
     )
     model.fit(splits.train["text"], splits.train["label"])
     order = [list(model.classes_).index(label) for label in labels]
@@ -72,7 +59,7 @@ def word_char_svc(splits, labels):
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import LinearSVC
 
-    model = make_pipeline(_word_char_features(), LinearSVC(C=0.1, class_weight="balanced"))
+    model = make_pipeline(word_char_features(), LinearSVC(C=0.1, class_weight="balanced"))
     model.fit(splits.train["text"], splits.train["label"])
 
     def predict(texts):

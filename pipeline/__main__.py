@@ -1,4 +1,5 @@
-"""Command line: `python -m pipeline predict ...`, `... models`, `... export`, `... copy`."""
+"""Command line: `python -m pipeline predict ...`, `... models`, `... export`, `... copy`,
+`... errors`, `... sweep`, `... label-issues`."""
 
 import sys
 
@@ -6,6 +7,7 @@ from pipeline import config
 from pipeline.cli import ArgumentParser, run
 from pipeline.errors import DataError
 from pipeline.registry import Registry
+from pipeline.sweep.cli import add_sweep_parser, sweep_command
 
 
 def build_parser() -> ArgumentParser:
@@ -29,7 +31,29 @@ def build_parser() -> ArgumentParser:
     )
     copy.add_argument("--to", required=True, help="the target folder or URL (s3://bucket/prefix)")
     copy.add_argument("versions", nargs="*", metavar="VERSION", help="default: every version")
-    for sub in (predict, models, export, copy):
+    errors = commands.add_parser(
+        "errors", help="print a version's worst test-set errors (or its slices) as CSV"
+    )
+    errors.add_argument("version", nargs="?", metavar="VERSION", help="default: the active one")
+    errors.add_argument("--limit", type=int, default=50, help="how many errors (default 50)")
+    errors.add_argument(
+        "--slices", action="store_true", help="accuracy and macro-F1 by slice instead"
+    )
+    errors.add_argument(
+        "--data", help="the CSV the version was trained on, for versions saved without "
+        "their test predictions",
+    )  # fmt: skip
+    errors.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN)
+    errors.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN)
+    sweep = add_sweep_parser(commands)
+    issues = commands.add_parser(
+        "label-issues", help="print a labelled CSV's likely label errors as CSV, worst first"
+    )
+    issues.add_argument("--data", required=True, help="the labelled CSV")
+    issues.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
+    issues.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN, help="label column")
+    issues.add_argument("--top", type=int, help="print only the N worst (default: all)")
+    for sub in (predict, models, export, copy, errors, sweep):
         sub.add_argument(
             "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
         )
@@ -126,6 +150,50 @@ def copy_command(args) -> int:
     return 0
 
 
+def errors_command(args) -> int:
+    """Print the worst errors (most confident first) or the slice table, as CSV."""
+    from pipeline.analysis.confusion import worst_errors
+    from pipeline.analysis.predictions import compute_predictions, load_predictions
+    from pipeline.analysis.slices import slice_metrics
+    from pipeline.data import load_labelled_data
+    from pipeline.predict import neutralize_formulas
+
+    if args.limit < 1:
+        raise DataError("--limit must be at least 1.")
+    registry = Registry(config.models_dir(args.models_dir))
+    version = registry.resolve(args.version)
+    predictions = load_predictions(registry, version)
+    if predictions is None:
+        if not args.data:
+            raise DataError(
+                f"Version {version} was saved before test predictions were kept. Give the CSV "
+                "it was trained on with --data, and they are computed once."
+            )
+        data = load_labelled_data(args.data, args.text_column, args.label_column)
+        predictions = compute_predictions(registry, version, data)
+    if args.slices:
+        table = slice_metrics(predictions, registry.metadata(version)["labels"]).round(4)
+    else:
+        table = neutralize_formulas(worst_errors(predictions, args.limit))
+    table.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def label_issues_command(args) -> int:
+    """Print likely label errors (confident learning on out-of-fold probabilities) as CSV."""
+    from pipeline.analysis.label_issues import cached_label_issues
+    from pipeline.data import load_labelled_data
+    from pipeline.predict import neutralize_formulas
+
+    if args.top is not None and args.top < 1:
+        raise DataError("--top must be at least 1.")
+    data = load_labelled_data(args.data, args.text_column, args.label_column)
+    issues = cached_label_issues(data)
+    print(f"{len(issues):,} likely label errors in {len(data.frame):,} rows", file=sys.stderr)
+    neutralize_formulas(issues.head(args.top).round(4)).to_csv(sys.stdout, index=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand. Returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -134,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         "models": models_command,
         "export": export_command,
         "copy": copy_command,
+        "errors": errors_command,
+        "sweep": sweep_command,
+        "label-issues": label_issues_command,
     }
     return commands[args.command](args)
 

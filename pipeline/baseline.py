@@ -5,7 +5,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, make_pipeline, make_union
 
 from pipeline.data import Splits
 from pipeline.evaluate import evaluate_predictions
@@ -37,6 +37,24 @@ def fit_tfidf_baseline(splits: Splits, labels: list[str]) -> Callable[[list[str]
         )
 
     return predict_proba
+
+
+def word_char_features() -> FeatureUnion:
+    """Word 1-2 gram and character 2-5 gram TF-IDF of the cleaned text, side by side.
+
+    The features of the strongest linear peer (bench/compare_models.py) and of the model
+    whose out-of-fold probabilities find likely label errors (pipeline.analysis.label_issues).
+
+    Returns:
+        An unfitted scikit-learn transformer from raw texts to a sparse matrix.
+    """
+    return make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, preprocessor=clean_text),
+        TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, preprocessor=clean_text,
+            min_df=2,
+        ),
+    )  # fmt: skip
 
 
 def baseline_metrics(splits: Splits, labels: list[str]) -> dict:

@@ -30,6 +30,16 @@ MAX_SLICE_COLUMNS = 8
 VALIDATION_SHARE = 0.15
 TEST_SHARE = 0.15
 
+# Label checks (pipeline.analysis.label_issues, .duplicates): folds of the out-of-fold
+# probabilities, and the character n-gram cosine similarity from which two texts are near
+# duplicates (at 0.85 GOP's pairs are the same tweet truncated, re-tagged or re-addressed).
+LABEL_ISSUE_FOLDS = 5
+NEAR_DUPLICATE_SIMILARITY = 0.85
+# Corrected copies of a data file (rows relabelled or dropped, never the original); git
+# ignores the folder. Tests point $SENTIMENT_CORRECTED_DIR elsewhere.
+DEFAULT_CORRECTED_DATA_DIR = DATA_DIR / "corrected"
+CORRECTED_DATA_DIR_ENV = "SENTIMENT_CORRECTED_DIR"
+
 MODELS_DIR_ENV = "SENTIMENT_MODELS_DIR"
 FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
 # Tests point these at a tiny random encoder and a temporary cache.
@@ -121,3 +131,8 @@ def encoder_dir() -> Path:
 def cache_dir() -> Path:
     """Where derived files are cached: $SENTIMENT_CACHE_DIR, else .cache/ in the project."""
     return Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR)
+
+
+def corrected_data_dir() -> Path:
+    """Where corrected copies of data go: $SENTIMENT_CORRECTED_DIR, else data/corrected/."""
+    return Path(os.environ.get(CORRECTED_DATA_DIR_ENV) or DEFAULT_CORRECTED_DATA_DIR)

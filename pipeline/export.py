@@ -1,8 +1,9 @@
 """Export a model version as a TensorFlow SavedModel that TF Serving can load.
 
-The export traces the end-to-end Keras model (cleaning, vectorizer, network) into a graph
-of standard TensorFlow ops, so loading it needs only TensorFlow, not this package: the
-custom CleanText layer becomes regex ops in the graph.
+The export traces the end-to-end Keras model (cleaning, vectorizer, network, and the
+temperature scaling when the version keeps one) into a graph of standard TensorFlow ops, so
+loading it needs only TensorFlow, not this package: the custom CleanText layer becomes
+regex ops in the graph, TemperatureScaling a log and a softmax.
 
 Its `serving_default` signature takes raw strings, `text` of shape [n], and returns
 `probabilities` (float32 [n, k]), `label` (string [n]) and `labels` (string [n, k], the

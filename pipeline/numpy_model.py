@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from pipeline.calibration import scale_probabilities
 from pipeline.errors import RegistryError
 from pipeline.text import apply_rules, compile_rules
 
@@ -92,7 +93,8 @@ class NgramTable:
 
 
 class NumpyFastText:
-    """The fasttext network (clean -> character n-grams -> mean embedding -> softmax).
+    """The fasttext network (clean -> character n-grams -> mean embedding -> softmax), and
+    its temperature scaling when the saved model has one.
 
     Args:
         config: the model's config.json.
@@ -109,6 +111,8 @@ class NumpyFastText:
         self.prefix, self.suffix = cleaning["prefix"], cleaning["suffix"]
         self.ngrams = tuple(vectorizer["ngrams"] or (1,))
         self.length = vectorizer["output_sequence_length"]
+        # recipes.base.TemperatureScaling on the output, when calibration kept one.
+        self.temperature = layers.get("TemperatureScaling", {}).get("temperature")
         # The first width alone fills the sequence once a text has this many characters,
         # so longer cleaned texts can be cut there without changing any id.
         self.max_chars = self.length + self.ngrams[0] - 1
@@ -198,7 +202,11 @@ class NumpyFastText:
         logits = pooled @ self.kernel + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        probabilities = exp / exp.sum(axis=1, keepdims=True)
+        if self.temperature is None:
+            return probabilities
+        # The saved layer's own function, on the network's probabilities, as Keras runs it.
+        return scale_probabilities(probabilities, self.temperature)
 
 
 def load_numpy_model(path: str | Path) -> NumpyFastText | None:

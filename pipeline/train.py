@@ -15,6 +15,7 @@ from pipeline.analysis.behaviour import run_behaviour_checks
 from pipeline.analysis.predictions import PREDICTIONS_FILE, predictions_csv
 from pipeline.backend import keras, tf
 from pipeline.baseline import baseline_metrics
+from pipeline.calibration import calibrate
 from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
@@ -23,6 +24,7 @@ from pipeline.predict import Predictor
 from pipeline.recipes import get_recipe, serving_forward
 from pipeline.registry import Registry
 from pipeline.text import normalize_for_grouping
+from pipeline.tracking import track_training
 
 ProgressReport = Callable[[dict], None]
 
@@ -126,7 +128,9 @@ def train_and_save(
     """Split, train, evaluate on the test part (beside a TF-IDF baseline) and save a version.
 
     Besides the model, the version keeps its test-set predictions and behavioural checks
-    (pipeline.analysis), so the error-analysis views never recompute them.
+    (pipeline.analysis), so the error-analysis views never recompute them, and its
+    TensorBoard logs; with MLFLOW_TRACKING_URI set, the run is logged to MLflow too
+    (pipeline.tracking).
 
     Args:
         data: validated labelled data.
@@ -138,7 +142,8 @@ def train_and_save(
         command: the command line that reproduces this run, recorded in the metadata.
         extra_training_rows: more rows (`text`, `label`), e.g. user feedback, added to the
             training part only, and only where their text is not in validation or test.
-        tags: recorded in the metadata under `tags`, e.g. {"sweep": id, "trial": n}.
+        tags: recorded in the metadata under `tags` (and as MLflow run tags), e.g.
+            {"sweep": id, "trial": n}.
 
     Returns:
         The new version's metadata, including `version`, `path` and `metrics`.
@@ -146,10 +151,13 @@ def train_and_save(
     Raises:
         JobBusy: another training (any process) is running into the same registry.
     """
-    with training_slot(registry, textwrap.shorten(command or "a training run", 100)):
+    with (
+        training_slot(registry, textwrap.shorten(command or "a training run", 100)),
+        track_training(params, data.describe(), tags) as run,  # MLflow, TensorBoard
+    ):
         return _train_and_save(
-            data, params, registry, report, stop_event, promote, command, extra_training_rows,
-            tags,
+            data, params, registry, run.wrap(report), stop_event, promote, command,
+            extra_training_rows, tags, run,
         )  # fmt: skip
 
 
@@ -173,12 +181,51 @@ def evaluate_parts(
     return metrics
 
 
-def _train_and_save(
-    data, params, registry, report, stop_event, promote, command, extra_training_rows, tags
+def train_and_save_prepared(
+    data: LabelledData,
+    params: dict,
+    registry: Registry,
+    splits: Splits,
+    baseline: dict,
+    report: ProgressReport | None = None,
+    stop_event: threading.Event | None = None,
+    command: str | None = None,
+    tags: dict | None = None,
 ) -> dict:
+    """`train_and_save` on a split and baseline computed once for many runs (a sweep's trials).
+
+    The caller holds the training slot (jobs.training_slot) for all the runs; this does not
+    take it.
+
+    Args:
+        data: validated labelled data.
+        params: validated hyperparameters; `seed` is the one `splits` was made with.
+        registry: where to save the version.
+        splits: split_data(data, params["seed"]).
+        baseline: baseline_metrics(splits, data.labels).
+        report: progress callback, see ProgressCallback.
+        stop_event: set it to cancel; nothing is saved then.
+        command: the command line that reproduces this run.
+        tags: recorded in the metadata under `tags`.
+
+    Returns:
+        The new version's metadata, as `train_and_save` returns it.
+    """
+    with track_training(params, data.describe(), tags) as run:
+        return _train_and_save(
+            data, params, registry, run.wrap(report), stop_event, False, command, None, tags,
+            run, splits, baseline,
+        )  # fmt: skip
+
+
+def _train_and_save(
+    data, params, registry, report, stop_event, promote, command, extra_training_rows, tags, run,
+    splits=None, baseline=None,
+) -> dict:  # fmt: skip
     report = report or (lambda event: None)
     stop_event = stop_event or threading.Event()
-    splits = split_data(data, seed=params["seed"])
+    if splits is None:
+        splits = split_data(data, seed=params["seed"])
     added = 0
     if extra_training_rows is not None and len(extra_training_rows):
         splits, added = add_training_rows(splits, extra_training_rows, data.labels)
@@ -192,14 +239,18 @@ def _train_and_save(
             serving_predictor(model, params["architecture"], data.labels), splits, data.labels
         )
         quantize(model)
+    report({"event": "calibrating"})
+    model, calibration = calibrate(model, params, splits, data.labels)
     predictor = serving_predictor(model, params["architecture"], data.labels)
     probabilities = {}
     metrics = evaluate_parts(predictor, splits, data.labels, probabilities)
     report({"event": "analysing"})
     files = {PREDICTIONS_FILE: predictions_csv(splits.test, probabilities["test"], data.labels)}
+    files.update(run.files())
     behaviour = run_behaviour_checks(predictor)
     report({"event": "baseline"})
-    baseline = baseline_metrics(splits, data.labels)
+    if baseline is None:
+        baseline = baseline_metrics(splits, data.labels)
     if stop_event.is_set():
         raise TrainingCancelled("Training was cancelled; nothing was saved.")
     metadata = {
@@ -219,6 +270,7 @@ def _train_and_save(
         "baseline": {"name": "tf-idf word 1-2 grams + logistic regression", "metrics": baseline},
         "extra_training_rows": added,
         "behaviour": behaviour,
+        "calibration": calibration,
         "tags": tags or {},
         **extras,
         "history": {k: [float(x) for x in v] for k, v in history.items()},
@@ -231,6 +283,8 @@ def _train_and_save(
         },
         "reproduce": command,
     }
+    metadata["tracking"] = run.log_results(metadata)
     report({"event": "saving"})
     version = registry.save(model, metadata, promote=promote, files=files)
+    run.finish(version)
     return {**registry.metadata(version), "path": f"{registry.root}/{version}"}

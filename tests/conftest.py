@@ -176,14 +176,28 @@ def app_models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def streamlit_url(tmp_path_factory):
-    """`streamlit run streamlit_app.py` on a free localhost port, over a copy of models/."""
+def browser_models_dir(tmp_path_factory, tiny_models_dir) -> Path:
+    """The shipped models (minilm active) plus the tiny sample version, which, unlike the
+    shipped ones, kept its test predictions: the browser's models folder."""
+    import shutil
+
+    from pipeline.registry import Registry
+
+    models_dir = copy_shipped_models(tmp_path_factory.mktemp("browser") / "models")
+    tiny = Registry(tiny_models_dir).versions()[0]
+    shutil.copytree(tiny_models_dir / tiny, models_dir / tiny)
+    return models_dir
+
+
+@pytest.fixture(scope="session")
+def streamlit_url(browser_models_dir):
+    """`streamlit run streamlit_app.py` on a free localhost port, over `browser_models_dir`."""
     import subprocess
     import sys
     import time
     import urllib.request
 
-    models_dir = copy_shipped_models(tmp_path_factory.mktemp("browser") / "models")
+    models_dir = browser_models_dir
     port = _free_port()
     env = {
         **os.environ,

@@ -78,7 +78,7 @@ def test_a_failing_job_reports_an_error_and_leaves_the_registry_untouched(
     first = JobRunner().start(training(data, registry), "good").wait(timeout=300)
     good = first["result"]["version"]
 
-    def broken_save(model, metadata, promote=False):
+    def broken_save(model, metadata, promote=False, files=None):
         raise RegistryError("Could not save the model: disk full")
 
     monkeypatch.setattr(registry, "save", broken_save)

@@ -4,12 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import config
+from pipeline.analysis.corrections import data_columns, display_path, list_corrected_copies
 from pipeline.data import LabelledData, load_labelled_data
 from pipeline.errors import SentimentError
 from pipeline.explore import describe_dataset
 from pipeline.feedback import read_feedback
 from ui.charts import count_chart, length_histogram
 from ui.common import show_error
+from ui.label_issues_view import label_checks_ui
 
 UPLOAD = "Upload a CSV"
 
@@ -39,13 +41,14 @@ def describe(data: LabelledData) -> dict:
 
 
 def dataset_sources() -> list[str]:
-    """The bundled files present, then the upload choice."""
+    """The bundled files present, the corrected copies (newest first), then the upload choice."""
     files = [config.KAGGLE_DATA_PATH, config.SAMPLE_DATA_PATH]
-    return [f"data/{path.name}" for path in files if path.is_file()] + [UPLOAD]
+    copies = [display_path(path) for path in list_corrected_copies()]
+    return [f"data/{path.name}" for path in files if path.is_file()] + copies + [UPLOAD]
 
 
 def choose_data_ui(key: str) -> tuple[str | bytes, str, str, str | None] | None:
-    """Pick a data set: data/Sentiment.csv, data/sample.csv or an upload with its columns.
+    """Pick a data set: data/Sentiment.csv, data/sample.csv, a corrected copy or an upload.
 
     Args:
         key: a prefix for the widget keys, so several tabs can use this.
@@ -57,7 +60,7 @@ def choose_data_ui(key: str) -> tuple[str | bytes, str, str, str | None] | None:
     choice = st.radio("Data set", dataset_sources(), key=f"{key}_source", horizontal=True)
     if choice != UPLOAD:
         path = config.PROJECT_ROOT / choice
-        return str(path), config.DEFAULT_TEXT_COLUMN, config.DEFAULT_LABEL_COLUMN, None
+        return str(path), *data_columns(path), None
     upload = st.file_uploader("Labelled CSV", type=["csv"], key=f"{key}_file")
     if upload is None:
         return None
@@ -117,3 +120,4 @@ def dataset_ui() -> None:
         show_error(exc)
         return
     summary_ui(data, describe(data))
+    label_checks_ui(data, chosen)

@@ -1,12 +1,16 @@
-"""Models tab: the versions, their details, a side-by-side comparison, download, promote, delete."""
+"""Models tab: the versions, their details, download, promote, delete, error analysis
+(ui/analysis_view.py) and run comparison (ui/compare_view.py)."""
 
 import pandas as pd
 import streamlit as st
 
 from pipeline.errors import SentimentError
 from pipeline.registry import Registry
+from pipeline.tracking import TENSORBOARD_FILE
+from ui.analysis_view import analysis_ui
+from ui.calibration_view import calibration_ui
 from ui.charts import confusion_heatmap
-from ui.common import escape_markdown
+from ui.compare_view import compare_ui
 from ui.guard import is_admin
 
 KEY_PARAMS = ("vocab_size", "sequence_length", "embedding_dim", "epochs", "learning_rate")
@@ -59,21 +63,6 @@ def details_ui(metadata: dict) -> None:
         )
 
 
-def compare_ui(registry: Registry, versions: list[str]) -> None:
-    """Two versions side by side."""
-    left, right = st.columns(2)
-    first = left.selectbox("Version A", versions, index=0, key="compare_a")
-    second = right.selectbox(
-        "Version B", versions, index=min(1, len(versions) - 1), key="compare_b"
-    )
-    for column, version in ((left, first), (right, second)):
-        with column:
-            meta = registry.metadata(version)
-            data_name = escape_markdown(meta.get("data", {}).get("name", "?"))
-            st.caption(f"{meta.get('architecture', '?')} · trained on {data_name}")
-            details_ui(meta)
-
-
 def registry_action(action, version: str, done: str) -> None:
     """Run a registry change; say it worked and redraw, or show why it did not."""
     try:
@@ -83,6 +72,27 @@ def registry_action(action, version: str, done: str) -> None:
         return
     st.toast(done)
     st.rerun()
+
+
+def tensorboard_ui(registry: Registry, version: str) -> None:
+    """Download a version's TensorBoard logs, or say why there are none."""
+    try:
+        path = registry.version_file(version, TENSORBOARD_FILE)
+    except SentimentError as exc:
+        st.caption(f"TensorBoard logs unavailable: {exc}")
+        return
+    if path is None:
+        st.caption("No TensorBoard logs: this version was trained before they were kept.")
+        return
+    st.download_button(
+        "Download TensorBoard logs",
+        data=path.read_bytes(),
+        file_name=f"tensorboard-{version}.zip",
+        mime="application/zip",
+        on_click="ignore",
+        key="tensorboard_download",
+        help="Unzip it, then run: tensorboard --logdir <that folder>",
+    )
 
 
 def actions_ui(registry: Registry, version: str, active: str | None) -> None:
@@ -100,6 +110,8 @@ def actions_ui(registry: Registry, version: str, active: str | None) -> None:
         key="model_download",
         disabled=bool(problem),
     )
+    with left:
+        tensorboard_ui(registry, version)
     admin = is_admin()
     if middle.button("Make active", key="promote", disabled=version == active or not admin):
         registry_action(registry.promote, version, f"Version {version} is now active.")
@@ -130,6 +142,10 @@ def models_ui(registry: Registry) -> None:
     )
     details_ui(registry.metadata(version))
     actions_ui(registry, version, active)
+    st.subheader("Calibration")
+    calibration_ui(registry, version)
+    st.subheader("Error analysis")
+    analysis_ui(registry, version, rows)
     if len(versions) > 1:
-        st.subheader("Compare two versions")
+        st.subheader("Compare runs")
         compare_ui(registry, versions)

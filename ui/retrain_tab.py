@@ -26,6 +26,7 @@ from ui.models_tab import details_ui
 
 CAPS = {"epochs": config.MAX_RETRAIN_EPOCHS, "vocab_size": config.MAX_RETRAIN_VOCAB}
 POLL_SECONDS = 1.0
+MODES = ("Train one version", "Sweep hyperparameters")
 
 
 @st.cache_resource
@@ -215,6 +216,8 @@ def expected_time_ui(registry: Registry, architecture: str, chosen: tuple) -> No
 
 def retrain_ui(registry: Registry) -> None:
     """The whole Retrain tab."""
+    from ui.sweep_view import is_sweep, sweep_ui  # here, as ui.sweep_view imports this module
+
     runner = get_runner()
     job = runner.current
     running = job is not None and job.running
@@ -225,6 +228,9 @@ def retrain_ui(registry: Registry) -> None:
     chosen = choose_data_ui("retrain")
     if chosen is not None:
         expected_time_ui(registry, architecture, chosen)
+    if st.radio("Mode", MODES, key="retrain_mode", horizontal=True) == MODES[1]:
+        sweep_ui(registry, architecture, chosen)
+        return
     submitted = form_ui(architecture)
     if submitted is not None:
         if not may_train():
@@ -239,5 +245,5 @@ def retrain_ui(registry: Registry) -> None:
                 show_error(exc)
     if running:
         st.fragment(live_job_ui, run_every=POLL_SECONDS)()
-    elif job is not None:
+    elif job is not None and not is_sweep(job):
         finished_ui(job.snapshot(), registry)

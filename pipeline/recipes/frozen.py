@@ -29,7 +29,12 @@ from pipeline.recipes.encoder import (
     trim,
 )
 from pipeline.recipes.serving import serving_forward
-from pipeline.recipes.transformer import build_end_to_end, build_network, count_weights
+from pipeline.recipes.transformer import (
+    build_end_to_end,
+    build_network,
+    count_weights,
+    with_temperature,
+)
 
 
 def embed(texts: list[str], pooled_encoder, cleaner, packer, report, stop_event) -> np.ndarray:
@@ -112,4 +117,6 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
     return build_end_to_end(cleaner, packer, network), history.history, extras
 
 
-RECIPES = {"minilm-frozen": Recipe("minilm-frozen", fit, count_weights, serving_forward)}
+RECIPES = {
+    "minilm-frozen": Recipe("minilm-frozen", fit, count_weights, serving_forward, with_temperature)
+}

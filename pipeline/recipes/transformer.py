@@ -1,12 +1,13 @@
 """The `minilm` recipe: the pretrained MiniLM encoder fine-tuned end to end, with a softmax head.
 
 Network: cleaning (light, pipeline.text.TRANSFORMER_RULES) -> WordPiece tokenizer and
-packer (keras-hub) -> BERT backbone -> mean of the real tokens -> dropout -> softmax. It is
-trained the way BERT fine-tuning is: AdamW with weight decay (not on biases and layer
-norms), a linear warm-up then cosine decay, gradient clipping, class weights, early
-stopping on validation loss, and batches of similar length so little compute goes to
-padding. The saved model takes raw strings; serving.serving_forward runs the same layers
-with the padding trimmed per batch.
+packer (keras-hub) -> BERT backbone -> mean of the real tokens -> dropout -> softmax (->
+temperature scaling, when calibration keeps one: pipeline.calibration). It is trained the
+way BERT fine-tuning is: AdamW with weight decay (not on biases and layer norms), a linear
+warm-up then cosine decay, gradient clipping, class weights, early stopping on validation
+loss, and batches of similar length so little compute goes to padding. The saved model
+takes raw strings; serving.serving_forward runs the same layers with the padding trimmed
+per batch.
 """
 
 import json
@@ -19,7 +20,13 @@ import numpy as np
 from pipeline import config
 from pipeline.backend import keras, keras_hub, tf
 from pipeline.errors import ParameterError, TrainingCancelled
-from pipeline.recipes.base import Recipe, class_weights, encoded_splits, training_callbacks
+from pipeline.recipes.base import (
+    Recipe,
+    add_temperature,
+    class_weights,
+    encoded_splits,
+    training_callbacks,
+)
 from pipeline.recipes.encoder import (
     BERT_INPUT_SPEC,
     SERVING_BATCH,
@@ -118,6 +125,16 @@ def build_end_to_end(cleaner, packer, network) -> TextClassifier:
     fresh = build_network(fresh_backbone, head.units, network.get_layer("head_dropout").rate)
     fresh.set_weights(network.get_weights())
     return TextClassifier(cleaner, packer, fresh, name="sentiment")
+
+
+def with_temperature(model: TextClassifier, temperature: float) -> TextClassifier:
+    """The model with temperature scaling at the end of its network.
+
+    It goes inside `network`, not after the whole model, because serving.serving_forward
+    runs the network alone (after tokenizing outside it).
+    """
+    network = add_temperature(model.network, temperature)
+    return TextClassifier(model.cleaner, model.packer, network, name=model.name)
 
 
 def _check(params: dict) -> None:
@@ -248,4 +265,4 @@ def _fit_network(network, splits, labels, cleaner, packer, params, report, stop_
     return history.history
 
 
-RECIPES = {"minilm": Recipe("minilm", fit, count_weights, serving_forward)}
+RECIPES = {"minilm": Recipe("minilm", fit, count_weights, serving_forward, with_temperature)}

@@ -1,0 +1,123 @@
+"""Test ECE before and after temperature scaling on GOP, for the shipped default and fasttext.
+
+The shipped default version (minilm) is measured without retraining it: its split comes
+back from its recorded seed, the temperature is fitted on that split's validation part and
+the ECE is measured on its test part. fasttext is trained on each split seed and
+calibrated exactly as training does (pipeline.calibration.calibrate).
+
+    python bench/calibration.py
+    python bench/calibration.py --data ../shared/data/Sentiment.csv --seeds 42 1 2
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from pipeline import config  # noqa: E402
+from pipeline.calibration import calibrate, choose_temperature, encode  # noqa: E402
+from pipeline.data import load_labelled_data, split_data  # noqa: E402
+from pipeline.params import resolve_params  # noqa: E402
+from pipeline.predict import load_predictor  # noqa: E402
+from pipeline.registry import Registry  # noqa: E402
+
+GOP = config.PROJECT_ROOT.parent / "shared" / "data" / "Sentiment.csv"
+SHIPPED_DEFAULT = "20261201-100541-4578"
+
+
+def figures(record: dict) -> dict:
+    """The figures of one calibration record worth a table row."""
+    return {
+        "temperature": round(record["fitted_temperature"] or 1.0, 3),
+        "applied": record["applied"],
+        "val_ece_before": round(record["validation"]["ece_before"], 4),
+        "val_ece_after": round(record["validation"]["ece_after"], 4),
+        "test_ece_before": round(record["before"]["ece"], 4),
+        "test_ece_after": round(record["ece"], 4),
+    }
+
+
+def measure_shipped(data, version: str) -> dict:
+    """Fit T on a saved version's validation part and measure it on its test part."""
+    registry = Registry(config.DEFAULT_MODELS_DIR)
+    metadata = registry.metadata(version)
+    if metadata["data"].get("sha256") != data.sha256:
+        sys.exit(f"{version} was not trained on {data.source} (SHA-256 differs).")
+    splits = split_data(data, metadata["split"]["seed"])
+    if splits.sizes != metadata["split"]["sizes"]:
+        sys.exit(f"The split of seed {metadata['split']['seed']} differs from {version}'s.")
+    predictor = load_predictor(config.DEFAULT_MODELS_DIR, version)
+    started = time.perf_counter()
+    validation = predictor.predict_proba(splits.validation["text"])
+    test = predictor.predict_proba(splits.test["text"])
+    seconds = time.perf_counter() - started
+    labels = metadata["labels"]
+    record = choose_temperature(
+        validation, encode(splits.validation["label"], labels),
+        test, encode(splits.test["label"], labels),
+    )  # fmt: skip
+    return {"seed": metadata["split"]["seed"], **figures(record), "predict_s": round(seconds, 1)}
+
+
+def measure_fasttext(data, seed: int) -> dict:
+    """Train fasttext on one split seed and calibrate it as training does."""
+    from pipeline.train import fit_model
+
+    params = resolve_params({"architecture": "fasttext", "seed": seed})
+    splits = split_data(data, seed)
+    started = time.perf_counter()
+    model, _, _ = fit_model(splits, data.labels, params)
+    _, record = calibrate(model, params, splits, data.labels)
+    return {"seed": seed, **figures(record), "seconds": round(time.perf_counter() - started, 1)}
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    """A Markdown table of the rows, and their mean when there are several."""
+    keys = [k for k in rows[0] if k not in ("predict_s", "seconds")]
+    print(f"\n{title}\n| {' | '.join(keys)} |\n|{'---|' * len(keys)}")
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+    if len(rows) > 1:
+        print("| " + " | ".join(summarize(k, [row[k] for row in rows]) for k in keys) + " |")
+
+
+def summarize(key: str, values: list) -> str:
+    """A column's cell in the summary row: its mean, or how many were True."""
+    if key == "seed":
+        return "mean"
+    if isinstance(values[0], bool):
+        return f"{sum(values)} of {len(values)}"
+    return f"{np.mean(values):.4f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(GOP), help="GOP's Sentiment.csv")
+    parser.add_argument("--label-column", default="sentiment")
+    parser.add_argument("--version", default=SHIPPED_DEFAULT, help="the shipped default")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if not Path(args.data).is_file():
+        print(f"skipped: {args.data} is not there (the GOP Sentiment.csv).")
+        return
+    data = load_labelled_data(args.data, label_column=args.label_column)
+    shipped = measure_shipped(data, args.version)
+    print(f"minilm {args.version}: {json.dumps(shipped)}", file=sys.stderr, flush=True)
+    fasttext = []
+    for seed in args.seeds:
+        fasttext.append(measure_fasttext(data, seed))
+        print(f"fasttext: {json.dumps(fasttext[-1])}", file=sys.stderr, flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"minilm": shipped, "fasttext": fasttext}, indent=1))
+    print_table(f"minilm, shipped version {args.version} (not retrained), {data.source}", [shipped])
+    print_table(f"fasttext (defaults), trained per split seed, {data.source}", fasttext)
+
+
+if __name__ == "__main__":
+    main()

@@ -71,7 +71,6 @@ def main() -> None:
 
     def set_cell(true, predicted):
         def change(app):
-            app.radio(key="analysis_section").set_value("Confusion cells")
             app.selectbox(key="analysis_true").set_value(true)
             app.selectbox(key="analysis_predicted").set_value(predicted)
 
@@ -83,6 +82,8 @@ def main() -> None:
     sources = at.radio(key="data_source").options
     for i in range(REPEATS):
         true, predicted = cells[i % len(cells)]
+        at.radio(key="analysis_section").set_value("Confusion cells")
+        at.run()
         figures["confusion cell"].append(timed(at, set_cell(true, predicted)))
         figures["slices"].append(
             timed(at, lambda app: app.radio(key="analysis_section").set_value("Slices"))

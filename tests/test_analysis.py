@@ -273,8 +273,8 @@ def test_the_models_tab_shows_a_confusion_cell_with_its_texts_and_explanations(a
     at, registry, version, _ = app
     assert not at.exception
     predictions = load_predictions(registry, version)
-    at.selectbox(key="analysis_true").set_value("negative")
-    at.selectbox(key="analysis_predicted").set_value("neutral").run()
+    at.selectbox(key=f"analysis_true_{version}").set_value("negative")
+    at.selectbox(key=f"analysis_predicted_{version}").set_value("neutral").run()
     shown = table_with(at, "text", "predicted", "prob_neutral")
     expected = cell_texts(predictions, "negative", "neutral")
     assert shown["text"].tolist() == expected["text"].tolist()

@@ -93,18 +93,19 @@ def confusion_cell_ui(root: str, version: str, predictions: pd.DataFrame, labels
     counts = confusion_counts(predictions, labels)
     st.dataframe(counts, width="content")
     left, right = st.columns(2)
-    # Start on the largest cell of wrong predictions: the commonest confusion.
+    # Start on the largest cell of wrong predictions, the commonest confusion (keys per
+    # version, so another version starts on its own).
     wrong_counts = counts.where(~np.eye(len(labels), dtype=bool), -1)
     commonest = wrong_counts.stack().idxmax()
     true = left.selectbox(
-        "True label", labels, index=labels.index(commonest[0]), key="analysis_true",
+        "True label", labels, index=labels.index(commonest[0]), key=f"analysis_true_{version}",
         format_func=escape_markdown,
     )  # fmt: skip
     predicted = right.selectbox(
         "Predicted label",
         labels,
         index=labels.index(wrong_counts.loc[true].idxmax()),
-        key="analysis_predicted",
+        key=f"analysis_predicted_{version}",
         format_func=lambda label: f"{label} ({counts.loc[true, label]} texts)",
     )
     cell = cell_texts(predictions, true, predicted)

@@ -55,7 +55,8 @@ def cached_checks(root: str, version: str) -> dict:
 
 
 def training_file(metadata: dict):
-    """The version's training CSV if it is in data/ with the same SHA-256, else None."""
+    """The version's training CSV if a file of that name is in data/, else None (whether
+    it is the same file, by SHA-256, is checked by compute_predictions)."""
     name = metadata.get("data", {}).get("name")
     path = config.DATA_DIR / name if name else None
     return path if path is not None and path.is_file() else None

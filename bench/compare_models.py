@@ -31,6 +31,7 @@ BASELINE = "tf-idf + logistic regression"
 WORD_CHAR = "word+char tf-idf, LR balanced"
 WORD_CHAR_SVC = "word+char tf-idf, LinearSVC balanced"
 VADER = "VADER lexicon"
+PARTS = ("validation", "test")
 CANDIDATES = {
     "minilm (default)": {"architecture": "minilm"},
     "minilm, fourth-root weights": {"architecture": "minilm", "class_weighting": "fourth-root"},
@@ -114,6 +115,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), metavar="NAME")
     parser.add_argument("--json", help="also write every seed's figures to this file")
+    parser.add_argument(
+        "--probabilities",
+        metavar="DIR",
+        help="also write each seed's validation and test probabilities and labels, one .npz "
+        "per seed, for studying ensembles and decision rules offline",
+    )
     args = parser.parse_args()
     data = load_labelled_data(args.data, label_column=args.label_column)
     peers = [
@@ -122,6 +129,7 @@ def main() -> None:
     results = {}
     for seed in args.seeds:
         splits = split_data(data, seed)
+        saved = {f"{part}_labels": getattr(splits, part)["label"].to_numpy(str) for part in PARTS}
         for name in [*peers, *args.candidates]:
             started = time.perf_counter()
             if name in PEERS:
@@ -130,14 +138,17 @@ def main() -> None:
                 predict = keras_recipe(splits, data.labels, CANDIDATES[name], seed)
             seconds = time.perf_counter() - started
             row = {"seconds": seconds}
-            for part in ("validation", "test"):
+            for part in PARTS:
                 frame = getattr(splits, part)
-                metrics = evaluate_predictions(
-                    frame["label"].tolist(), predict(frame["text"]), data.labels
-                )
+                probabilities = predict(frame["text"])
+                saved[f"{part}/{name}"] = probabilities
+                metrics = evaluate_predictions(frame["label"].tolist(), probabilities, data.labels)
                 row[part] = (metrics["accuracy"], metrics["macro_f1"])
             results.setdefault(name, []).append(row)
             print(f"seed {seed} {name:30} {json.dumps(row)}", file=sys.stderr, flush=True)
+        if args.probabilities:
+            Path(args.probabilities).mkdir(parents=True, exist_ok=True)
+            np.savez(Path(args.probabilities) / f"seed-{seed}.npz", labels=data.labels, **saved)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     print(f"\n{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}), {data.source}, means:")

@@ -2,12 +2,16 @@
 
     python bench/serving_transformer.py --data data/Sentiment.csv [--version V]
 
-Against Keras `model.predict` on the same saved model, in the same run: one text's p50 and
-p95 (the two paths take turns in blocks), texts per second on a batch, and over every text
-of the data whether the serving path (length-bucketed batches, XLA, int8 where the version
-is quantized; a new shape runs the plain graph until it is compiled) gives the same label,
-with the largest difference in a probability. Then the Predict tab's word explanation (all
-occluded variants in one batch) and the process's RSS.
+Two serving paths against Keras `model.predict` on the same saved model, in the same run:
+- LiteRT (pipeline/recipes/lite.py; versions saved with a model.tflite): the int8 network
+  on the LiteRT interpreter, tokenized in Python, without TensorFlow. It is loaded first,
+  so its load time and RSS are a process that has not imported TensorFlow;
+- Keras (pipeline/recipes/serving.py): length-bucketed batches, XLA, int8 where the version
+  is quantized; a new shape runs the plain graph until it is compiled.
+For each: one text's p50 and p95 (the paths take turns in blocks), texts per second on a
+batch, and over every text of the data whether it gives `model.predict`'s label, with the
+largest difference in a probability; then the Predict tab's word explanation (all occluded
+variants in one batch) and the process's RSS.
 """
 
 import argparse
@@ -25,6 +29,7 @@ from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 from pipeline.explain import explain_by_occlusion  # noqa: E402
 from pipeline.params import TRANSFORMERS  # noqa: E402
+from pipeline.recipes.lite import LITE_FILE  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
 
 
@@ -47,37 +52,42 @@ def main() -> None:
     registry = Registry(args.models_dir)
     found = [m["version"] for m in registry.list() if m.get("architecture") in TRANSFORMERS]
     version = registry.resolve(args.version or (found[0] if found else None))
+    paths = {}
+    if registry.version_file(version, LITE_FILE):
+        started = time.perf_counter()
+        paths["LiteRT"] = load_predictor(args.models_dir, version, backend="lite")
+        paths["LiteRT"].predict_proba(texts[:1])
+        imported = "tensorflow" in sys.modules
+        print(f"LiteRT: loaded and first text in {time.perf_counter() - started:.1f} s; RSS "
+              f"{rss_mib()[0]:.0f} MiB; TensorFlow imported: {imported}")  # fmt: skip
     started = time.perf_counter()
-    predictor = load_predictor(args.models_dir, version)
-    predictor.predict_proba(texts[:1])
-    print(f"model {version}: loaded and first text in {time.perf_counter() - started:.1f} s")
-    print(f"RSS after the first prediction: {rss_mib()[0]:.0f} MiB")
+    paths["Keras serving"] = load_predictor(args.models_dir, version, backend="keras")
+    paths["Keras serving"].predict_proba(texts[:1])
+    print(f"Keras serving: loaded and first text in {time.perf_counter() - started:.1f} s; "
+          f"RSS {rss_mib()[0]:.0f} MiB")  # fmt: skip
     # New shapes answer through the plain graph while XLA compiles them in the background
     # (pipeline/recipes/serving.py); time the steady state, with the common shapes compiled.
     started = time.perf_counter()
-    predictor.predict_proba(texts[: args.batch])
-    predictor.forward.network.wait()
+    paths["Keras serving"].predict_proba(texts[: args.batch])
+    paths["Keras serving"].forward.network.wait()
     print(f"compiling the common shapes: {time.perf_counter() - started:.1f} s")
     model = registry.load_model(version)
 
     def keras_predict(batch):
         return model.predict(np.array(batch, dtype=object), batch_size=128, verbose=0)
 
-    single = timings(
-        [lambda t: predictor.predict_proba([t]), lambda t: keras_predict([t])],
-        texts, args.repeats,
-    )  # fmt: skip
-    print("\n| one text | p50 ms | p95 ms |")
-    print("|---|---|---|")
-    for name, seconds in zip(("serving path", "Keras model.predict"), single, strict=True):
-        p50, p95 = percentile(seconds, 50) * 1e3, percentile(seconds, 95) * 1e3
-        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
-    ratio = percentile(single[1], 50) / percentile(single[0], 50)
-    print(f"serving path p50 is {ratio:.1f}x faster than model.predict")
+    calls = {name: p.predict_proba for name, p in paths.items()} | {"model.predict": keras_predict}
+    single = timings([lambda t, c=c: c([t]) for c in calls.values()], texts, args.repeats)
+    print("\n| one text | p50 ms | p95 ms | model.predict p50 / this p50 |")
+    print("|---|---|---|---|")
+    reference = percentile(single[-1], 50)
+    for name, seconds in zip(calls, single, strict=True):
+        p50, p95 = percentile(seconds, 50), percentile(seconds, 95)
+        print(f"| {name} | {p50 * 1e3:.1f} | {p95 * 1e3:.1f} | {reference / p50:.1f}x |")
 
     batch = texts[: args.batch]
     rates = {}
-    for name, call in (("serving path", predictor.predict_proba), ("model.predict", keras_predict)):
+    for name, call in calls.items():
         call(batch[:256])
         best = float("inf")
         for _ in range(2):
@@ -85,22 +95,28 @@ def main() -> None:
             call(batch)
             best = min(best, time.perf_counter() - started)
         rates[name] = len(batch) / best
-    print(f"\nbatch of {len(batch):,}: serving path {rates['serving path']:.0f} texts/s, "
-          f"model.predict(batch_size=128) {rates['model.predict']:.0f} texts/s "
-          f"({rates['serving path'] / rates['model.predict']:.2f}x)")  # fmt: skip
+    print(f"\n| batch of {len(batch):,} | texts/s | this / model.predict(batch_size=128) |")
+    print("|---|---|---|")
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:.0f} | {rate / rates['model.predict']:.2f}x |")
 
-    fast, reference = predictor.predict_proba(texts), keras_predict(texts)
-    agree = float((fast.argmax(1) == reference.argmax(1)).mean())
-    print(f"\nall {len(texts):,} texts: same label on {agree:.2%}; "
-          f"largest probability difference {np.abs(fast - reference).max():.2e}")  # fmt: skip
+    expected = keras_predict(texts)
+    print(f"\nall {len(texts):,} texts, against model.predict:")
+    for name, predictor in paths.items():
+        fast = predictor.predict_proba(texts)
+        agree = float((fast.argmax(1) == expected.argmax(1)).mean())
+        print(f"- {name}: same label on {agree:.2%}; largest probability difference "
+              f"{np.abs(fast - expected).max():.2e}")  # fmt: skip
 
-    explain_seconds = []
-    for text in texts[: min(200, len(texts))]:
-        started = time.perf_counter()
-        explain_by_occlusion(predictor, text)
-        explain_seconds.append(time.perf_counter() - started)
-    p50, p95 = percentile(explain_seconds, 50) * 1e3, percentile(explain_seconds, 95) * 1e3
-    print(f"\nword explanation (occlusion, one batch): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    for name, predictor in paths.items():
+        explain_seconds = []
+        for text in texts[: min(200, len(texts))]:
+            started = time.perf_counter()
+            explain_by_occlusion(predictor, text)
+            explain_seconds.append(time.perf_counter() - started)
+        p50, p95 = percentile(explain_seconds, 50) * 1e3, percentile(explain_seconds, 95) * 1e3
+        print(f"word explanation on {name} (occlusion, one batch): p50 {p50:.0f} ms, "
+              f"p95 {p95:.0f} ms")  # fmt: skip
     current, peak = rss_mib()
     print(f"RSS at the end: {current:.0f} MiB (peak {peak:.0f} MiB)")
 

@@ -8,18 +8,8 @@ surface: Python raises them after stderr is restored. keras-hub is imported on f
 """
 
 import functools
-import os
 
-
-def _quietly(import_modules):
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        return import_modules()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+from pipeline.quiet import quietly
 
 
 def _import_tensorflow():
@@ -36,10 +26,10 @@ def _import_keras_hub():
     return keras_hub
 
 
-keras, tf = _quietly(_import_tensorflow)
+keras, tf = quietly(_import_tensorflow)
 
 
 def __getattr__(name: str):
     if name == "keras_hub":
-        return _quietly(_import_keras_hub)
+        return quietly(_import_keras_hub)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -121,8 +121,9 @@ def load_predictor(
         models_dir: the models folder; default $SENTIMENT_MODELS_DIR or models/.
         version: a version id; default the active version.
         backend: "numpy" runs a fasttext model without TensorFlow (see
-            pipeline.numpy_model); "keras" always uses Keras; "auto" picks NumPy when the
-            architecture allows it.
+            pipeline.numpy_model); "lite" runs a transformer saved with a LiteRT copy
+            without TensorFlow (see pipeline.recipes.lite); "keras" always uses Keras;
+            "auto" picks the first of those the version and the installed packages allow.
 
     Returns:
         A ready Predictor.
@@ -136,11 +137,25 @@ def load_predictor(
         if numpy_model is None and backend == "numpy":
             raise RegistryError(f"Version {version} cannot run without TensorFlow.")
         forward = numpy_model and numpy_model.predict_proba
+    if forward is None and backend in ("auto", "lite"):
+        lite_model = _load_lite(registry, version)
+        if lite_model is None and backend == "lite":
+            raise RegistryError(
+                f"Version {version} has no LiteRT copy, or ai-edge-litert is not installed."
+            )
+        forward = lite_model and lite_model.predict_proba
     if forward is None:
         from pipeline.recipes import serving_forward
 
         forward = serving_forward(registry.load_model(version), metadata.get("architecture"))
     return Predictor(forward, metadata["labels"], metadata)
+
+
+def _load_lite(registry: Registry, version: str):
+    from pipeline.recipes.lite import LITE_FILE, load_lite_model
+
+    lite_path = registry.version_file(version, LITE_FILE)
+    return lite_path and load_lite_model(registry.model_file(version), lite_path)
 
 
 def score_frame(

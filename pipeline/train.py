@@ -20,8 +20,9 @@ from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
 from pipeline.jobs import training_slot
+from pipeline.params import TRANSFORMERS
 from pipeline.predict import Predictor
-from pipeline.recipes import get_recipe, serving_forward
+from pipeline.recipes import get_recipe, lite, serving_forward
 from pipeline.registry import Registry
 from pipeline.text import normalize_for_grouping
 from pipeline.tracking import track_training
@@ -93,6 +94,13 @@ def quantize(model) -> None:
 def serving_predictor(model, architecture: str, labels: list[str]) -> Predictor:
     """The predictor a freshly trained model is evaluated with: the recipe's serving path."""
     return Predictor(serving_forward(model, architecture), labels)
+
+
+def _check_lite_copy(model, content: bytes, splits: Splits, probabilities: dict) -> dict:
+    """Compare the LiteRT copy with the Keras model on the validation and test texts."""
+    texts = [*splits.validation["text"], *splits.test["text"]]
+    expected = np.concatenate([probabilities["validation"], probabilities["test"]])
+    return lite.check_copy(model, content, texts, expected)
 
 
 def add_training_rows(splits: Splits, rows: pd.DataFrame, labels: list[str]) -> tuple[Splits, int]:
@@ -233,6 +241,10 @@ def _train_and_save(
     started = time.perf_counter()
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
+    lite_copy = None
+    if params["architecture"] in TRANSFORMERS and lite.available():
+        report({"event": "converting"})
+        lite_copy = lite.to_tflite(model.network, int8=params["quantize"] == "int8")
     report({"event": "evaluating"})
     if params.get("quantize") == "int8":
         extras["before_quantization"] = evaluate_parts(
@@ -247,6 +259,10 @@ def _train_and_save(
     report({"event": "analysing"})
     files = {PREDICTIONS_FILE: predictions_csv(splits.test, probabilities["test"], data.labels)}
     files.update(run.files())
+    if lite_copy is not None:
+        extras["lite"] = _check_lite_copy(model, lite_copy, splits, probabilities)
+        if extras["lite"]["kept"]:
+            files[lite.LITE_FILE] = lite_copy
     behaviour = run_behaviour_checks(predictor)
     report({"event": "baseline"})
     if baseline is None:

@@ -18,13 +18,16 @@ import numpy as np
 from pipeline import config
 from pipeline.backend import keras, keras_hub, tf
 from pipeline.errors import ParameterError
+from pipeline.recipes.batching import (  # noqa: F401  (re-exported for the recipes)
+    LENGTH_BUCKET,
+    SERVING_BATCH,
+    length_batches,
+    token_lengths,
+    trim,
+)
 from pipeline.recipes.ngram import CleanText
 from pipeline.text import TRANSFORMER_RULES
 
-# Token lengths are rounded up to a multiple of this: one compiled graph per bucket.
-LENGTH_BUCKET = 16
-# Texts per forward pass when embedding, validating or serving.
-SERVING_BATCH = 64
 BERT_INPUT_SPEC = {
     "token_ids": tf.TensorSpec((None, None), tf.int32),
     "padding_mask": tf.TensorSpec((None, None), tf.bool),
@@ -104,11 +107,6 @@ def tokenize(cleaner, packer, texts) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, packer.sequence_length), "int32")
 
 
-def token_lengths(token_ids: np.ndarray) -> np.ndarray:
-    """How many real tokens each row of padded token ids holds."""
-    return (token_ids != 0).sum(axis=1)
-
-
 def choose_sequence_length(train_texts, tokenizer, cap: int, quantile: float = 0.99) -> int:
     """The length that holds `quantile` of the training texts whole, in LENGTH_BUCKET steps.
 
@@ -164,40 +162,6 @@ def sentence_embeddings(backbone, tokenizer, texts, sequence_length: int = 128) 
     pooled = build_pooled_encoder(backbone)(bert_inputs(tokenize(cleaner, packer, list(texts))))
     pooled = np.asarray(pooled)
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
-
-def length_batches(lengths: np.ndarray, batch_size: int, rng=None) -> list[np.ndarray]:
-    """Row indices in batches of similar length, so little of each batch is padding.
-
-    Rows are sorted by length within windows of 50 batches, cut into batches, and (with
-    `rng`) the windows are drawn at random and the batches shuffled: training still sees
-    the data in random order. Without `rng` the order is fully by length (inference).
-
-    Args:
-        lengths: each row's token count.
-        batch_size: rows per batch.
-        rng: a numpy Generator for training; None for inference.
-
-    Returns:
-        A list of index arrays.
-    """
-    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
-    window = len(order) if rng is None else 50 * batch_size
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = order[start : start + window]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    if rng is not None:
-        rng.shuffle(batches)
-    return batches
-
-
-def trim(token_ids: np.ndarray) -> np.ndarray:
-    """Cut the padding columns that no row of the batch uses, to a LENGTH_BUCKET multiple."""
-    longest = max(1, int(token_lengths(token_ids).max(initial=1)))
-    width = min(token_ids.shape[1], int(np.ceil(longest / LENGTH_BUCKET) * LENGTH_BUCKET))
-    return token_ids[:, :width]
 
 
 class EmbeddingCache:

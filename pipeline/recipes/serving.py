@@ -22,14 +22,15 @@ import numpy as np
 
 from pipeline.backend import tf
 from pipeline.predict import as_model_input
-from pipeline.recipes.encoder import (
-    BERT_INPUT_SPEC,
+from pipeline.recipes.batching import (
     SERVING_BATCH,
-    bert_inputs,
+    chunk_sizes,
     length_batches,
+    pad_rows,
     token_lengths,
     trim,
 )
+from pipeline.recipes.encoder import BERT_INPUT_SPEC, bert_inputs
 
 # Compiled XLA programs a process keeps at most (memory); see the module's docstring.
 MAX_COMPILED_SHAPES = 16
@@ -110,22 +111,13 @@ def serving_forward(model, compile_in_background: bool = True):
         token_ids = tokenize_graph(as_model_input(texts)).numpy()
         out = np.empty((len(texts), network.output_shape[-1]), dtype="float32")
         for index in length_batches(token_lengths(token_ids), SERVING_BATCH):
-            batch = pad_rows(trim(token_ids[index]))
-            out[index] = tiered(bert_inputs(batch))[: len(index)]
+            batch, start = trim(token_ids[index]), 0
+            for size in chunk_sizes(len(index)):
+                rows = index[start : start + size]
+                padded = pad_rows(batch[start : start + size], size)
+                out[rows] = tiered(bert_inputs(padded))[: len(rows)]
+                start += size
         return out
 
     forward.network = tiered
     return forward
-
-
-def pad_rows(token_ids: np.ndarray) -> np.ndarray:
-    """Repeat the first row up to the next power of two, so XLA compiles few batch shapes.
-
-    Without it every batch size (an explanation of a 17-word text is a batch of 18) would
-    compile a program of its own, each taking a second and memory that is never freed.
-    """
-    rows = len(token_ids)
-    wanted = 1 << max(0, rows - 1).bit_length()
-    if wanted == rows:
-        return token_ids
-    return np.concatenate([token_ids, np.repeat(token_ids[:1], wanted - rows, axis=0)])

@@ -1,0 +1,82 @@
+"""Batching token ids for a transformer: by length, trimmed, in few shapes. No TensorFlow.
+
+Shared by training (pipeline.recipes.transformer), the Keras serving path
+(pipeline.recipes.serving) and the LiteRT one (pipeline.recipes.lite), which runs without
+TensorFlow and so cannot import the encoder module.
+"""
+
+import numpy as np
+
+# Token lengths are rounded up to a multiple of this: one compiled graph per bucket.
+LENGTH_BUCKET = 16
+# Texts per forward pass when embedding, validating or serving.
+SERVING_BATCH = 64
+
+
+def token_lengths(token_ids: np.ndarray) -> np.ndarray:
+    """How many real tokens each row of padded token ids holds."""
+    return (token_ids != 0).sum(axis=1)
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng=None) -> list[np.ndarray]:
+    """Row indices in batches of similar length, so little of each batch is padding.
+
+    Rows are sorted by length within windows of 50 batches, cut into batches, and (with
+    `rng`) the windows are drawn at random and the batches shuffled: training still sees
+    the data in random order. Without `rng` the order is fully by length (inference).
+
+    Args:
+        lengths: each row's token count.
+        batch_size: rows per batch.
+        rng: a numpy Generator for training; None for inference.
+
+    Returns:
+        A list of index arrays.
+    """
+    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
+    window = len(order) if rng is None else 50 * batch_size
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start : start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def trim(token_ids: np.ndarray) -> np.ndarray:
+    """Cut the padding columns that no row of the batch uses, to a LENGTH_BUCKET multiple."""
+    longest = max(1, int(token_lengths(token_ids).max(initial=1)))
+    width = min(token_ids.shape[1], int(np.ceil(longest / LENGTH_BUCKET) * LENGTH_BUCKET))
+    return token_ids[:, :width]
+
+
+def chunk_sizes(rows: int) -> list[int]:
+    """Split a batch of `rows` into power-of-two chunks, so XLA compiles few batch shapes.
+
+    Each new batch size would otherwise compile a program of its own (a second each, and
+    memory that is never freed). Padding every batch up to the next power of two wastes up
+    to half of it: an explanation of a 16-word text is 17 texts, which would run as 32. So
+    a batch is padded only when that wastes at most an eighth; otherwise its largest power
+    of two is split off and the rest is chunked the same way (17 runs as 16 + 1).
+
+    Returns:
+        The chunk sizes, largest first; they sum to `rows`, or the last is padded past it.
+    """
+    sizes = []
+    while rows > 0:
+        wanted = 1 << (rows - 1).bit_length()
+        if wanted - rows <= rows // 8:
+            return [*sizes, wanted]
+        sizes.append(wanted // 2)
+        rows -= wanted // 2
+    return sizes
+
+
+def pad_rows(token_ids: np.ndarray, rows: int) -> np.ndarray:
+    """Repeat the first row until there are `rows` (a chunk size from chunk_sizes)."""
+    missing = rows - len(token_ids)
+    if missing <= 0:
+        return token_ids
+    return np.concatenate([token_ids, np.repeat(token_ids[:1], missing, axis=0)])

@@ -1,0 +1,218 @@
+"""Serving a transformer version without TensorFlow: LiteRT for the network, Python for text.
+
+Importing TensorFlow takes seconds and about 700 MiB before any model loads, which is most
+of a transformer's cold start and serving memory. So when a `minilm` or `minilm-frozen`
+version is saved, its float network is also converted to a LiteRT (TensorFlow Lite)
+flatbuffer with dynamic-range int8 weights, `model.tflite`, kept beside `model.keras`.
+Serving then needs only `ai-edge-litert` (the LiteRT interpreter, with its XNNPACK CPU
+kernels), NumPy and `pipeline.recipes.wordpiece`:
+
+    cleaning (the saved CleanText rules, in Python) -> WordPiece token ids -> batches by
+    length (pipeline.recipes.batching) -> the LiteRT network -> temperature scaling
+
+The cleaning rules, vocabulary, sequence length and temperature are read from the
+`.keras` file itself, so the two files cannot disagree on them. `to_tflite` (at save time)
+needs TensorFlow; everything else here must not import it.
+"""
+
+import importlib
+import importlib.util
+import json
+import tempfile
+import threading
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.calibration import scale_probabilities
+from pipeline.errors import RegistryError
+from pipeline.quiet import quietly
+from pipeline.recipes.batching import (
+    SERVING_BATCH,
+    chunk_sizes,
+    length_batches,
+    pad_rows,
+    token_lengths,
+    trim,
+)
+from pipeline.recipes.wordpiece import WordPiece
+from pipeline.text import apply_rules, compile_rules
+
+LITE_FILE = "model.tflite"
+VOCABULARY_SUFFIX = "tokenizer/vocabulary.txt"
+# Serving by LiteRT is kept only if it gives the Keras model's label on at least this share
+# of the validation texts (issue 12's bar for any faster path).
+MIN_SAME_LABEL = 0.995
+
+
+def to_tflite(network, int8: bool = True) -> bytes:
+    """Convert a float BERT network (token ids -> probabilities) to LiteRT.
+
+    Args:
+        network: the recipe's network (inputs token_ids, padding_mask, segment_ids), in
+            float32, before any Keras quantization (Keras's int8 layers do not convert).
+        int8: store the weights in int8 (dynamic-range quantization: a quarter of the
+            size; activations stay float), as the `quantize` hyperparameter asks.
+
+    Returns:
+        The flatbuffer, taking token_ids (batch, length) int32 with 0 for padding.
+    """
+    from pipeline.backend import tf  # first: it hides TensorFlow's start-up banner
+
+    # The converter needs the weights as constants; Keras 3 variables otherwise stay
+    # resource variables, which the interpreter would see uninitialised.
+    constants = importlib.import_module("tensorflow.python.framework.convert_to_constants")
+
+    if any(layer.name == "temperature" for layer in network.layers):
+        raise ValueError("convert the network before calibration: serving applies T itself")
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None), tf.int32, name="token_ids")])
+    def serve(token_ids):
+        inputs = {
+            "token_ids": token_ids,
+            "padding_mask": token_ids != 0,
+            "segment_ids": tf.zeros_like(token_ids),
+        }
+        return network(inputs, training=False)
+
+    frozen = constants.convert_variables_to_constants_v2(serve.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT] if int8 else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the converter's deprecation notices
+        return converter.convert()
+
+
+def _find(config, class_name: str) -> dict | None:
+    """The config of the first layer of a class anywhere in a saved model's config."""
+    if isinstance(config, dict):
+        if config.get("class_name") == class_name:
+            return config["config"]
+        values = config.values()
+    elif isinstance(config, list):
+        values = config
+    else:
+        return None
+    return next((found for v in values if (found := _find(v, class_name)) is not None), None)
+
+
+class LiteTransformer:
+    """A transformer version's forward pass on LiteRT: texts -> probabilities.
+
+    Args:
+        model_path: the version's model.keras (for cleaning, vocabulary, temperature).
+        lite_path: its model.tflite.
+        threads: LiteRT's CPU threads.
+    """
+
+    def __init__(self, model_path: str | Path, lite_path: str | Path, threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        with zipfile.ZipFile(model_path) as archive:
+            config = json.loads(archive.read("config.json"))
+            vocabulary_file = next(n for n in archive.namelist() if n.endswith(VOCABULARY_SUFFIX))
+            vocabulary = archive.read(vocabulary_file).decode("utf-8").split("\n")
+        cleaning = _find(config, "CleanText")
+        tokenizer = _find(config, "BertTokenizer")
+        packer = _find(config, "BertTextClassifierPreprocessor")
+        self.rules = compile_rules(cleaning["rules"])
+        self.temperature = (_find(config, "TemperatureScaling") or {}).get("temperature")
+        if vocabulary and vocabulary[-1] == "":
+            vocabulary = vocabulary[:-1]
+        self.wordpiece = WordPiece(
+            vocabulary,
+            packer["sequence_length"],
+            tokenizer["lowercase"],
+            tokenizer["strip_accents"],
+        )
+        self.interpreter = Interpreter(model_path=str(lite_path), num_threads=threads)
+        quietly(self.interpreter.allocate_tensors)  # it prints a line creating its CPU delegate
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.shape: tuple | None = None
+        self.lock = threading.Lock()  # one interpreter: its tensors are not thread-safe
+
+    def token_ids(self, texts: list[str]) -> np.ndarray:
+        """The model's cleaning, then WordPiece ids padded to its sequence length."""
+        return self.wordpiece.token_ids([apply_rules(t, self.rules) for t in texts])
+
+    def run(self, token_ids: np.ndarray) -> np.ndarray:
+        """The network on one batch of token ids (resized to its shape if it is new)."""
+        with self.lock:
+            if token_ids.shape != self.shape:
+                self.interpreter.resize_tensor_input(self.input, token_ids.shape, strict=False)
+                self.interpreter.allocate_tensors()
+                self.shape = token_ids.shape
+            self.interpreter.set_tensor(self.input, token_ids)
+            self.interpreter.invoke()
+            return self.interpreter.get_tensor(self.output).copy()
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """Probabilities (n, classes) for raw texts, batched by length as serving.py does."""
+        texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+        token_ids = self.token_ids(texts)
+        out = None
+        for index in length_batches(token_lengths(token_ids), SERVING_BATCH):
+            batch, start = trim(token_ids[index]), 0
+            for size in chunk_sizes(len(index)):
+                rows = index[start : start + size]
+                probabilities = self.run(pad_rows(batch[start : start + size], size))
+                if out is None:
+                    out = np.empty((len(texts), probabilities.shape[1]), dtype="float32")
+                out[rows] = probabilities[: len(rows)]
+                start += size
+        if self.temperature is None:
+            return out
+        # recipes.base.TemperatureScaling's own function, as Keras runs it.
+        return scale_probabilities(out, self.temperature)
+
+
+def check_copy(model, content: bytes, texts: list[str], expected: np.ndarray) -> dict:
+    """How closely a LiteRT copy follows the Keras model it was converted from.
+
+    The copy is loaded as serving loads it (from a saved `.keras` file and the flatbuffer),
+    so this also checks that the cleaning, vocabulary and temperature read back.
+
+    Args:
+        model: the end-to-end Keras model, as it will be saved (calibrated, quantized).
+        content: to_tflite's output, from the same weights before quantization.
+        texts: texts to compare on (training uses the validation and test parts).
+        expected: the Keras serving path's probabilities for them.
+
+    Returns:
+        {"texts", "same_label" (share), "largest_difference" (in any probability),
+        "kept": whether serving may use the copy (same_label >= MIN_SAME_LABEL)}.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        model_path, lite_path = Path(folder, "model.keras"), Path(folder, LITE_FILE)
+        model.save(model_path)
+        lite_path.write_bytes(content)
+        got = LiteTransformer(model_path, lite_path).predict_proba(texts)
+    same = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
+    return {
+        "texts": len(texts),
+        "same_label": round(same, 5),
+        "largest_difference": round(float(np.abs(got - expected).max()), 5),
+        "kept": same >= MIN_SAME_LABEL,
+    }
+
+
+def available() -> bool:
+    """Whether the LiteRT runtime is installed (requirements.txt has it; other installs may not)."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+def load_lite_model(model_path, lite_path) -> LiteTransformer | None:
+    """A LiteTransformer, or None where the LiteRT runtime is not installed.
+
+    Raises:
+        RegistryError: the files are there but cannot be read.
+    """
+    if not available():
+        return None
+    try:
+        return LiteTransformer(model_path, lite_path)
+    except (OSError, KeyError, ValueError, TypeError, StopIteration, zipfile.BadZipFile) as exc:
+        raise RegistryError(f"Model file {lite_path} could not be read: {exc}") from exc

@@ -1,6 +1,7 @@
 """The LiteRT serving path of transformer versions: tokenizer, agreement, no TensorFlow."""
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -180,3 +181,26 @@ def test_the_lite_path_gives_the_same_answers_from_8_threads(tiny_minilm_dir):
         for outcome in pool.map(worker, range(8)):
             for i, probabilities in outcome:
                 np.testing.assert_allclose(probabilities, expected[i], atol=1e-6)
+
+
+def test_the_dashboard_predicts_on_a_lite_version_without_importing_tensorflow(tiny_minilm_dir):
+    script = f"""
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(config.PROJECT_ROOT / "streamlit_app.py")!r}, default_timeout=120)
+at.run()
+at.text_area(key="predict_text").input("what a great night")
+at.button(key="FormSubmitter:predict_form-Predict").click().run()
+labels = [m.value for m in at.metric if m.label == "Predicted label"]
+print(json.dumps({{"labels": labels, "failed": bool(at.exception),
+                  "tensorflow": "tensorflow" in sys.modules}}))
+"""
+    env = {**os.environ, config.MODELS_DIR_ENV: str(tiny_minilm_dir)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=config.PROJECT_ROOT, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["labels"] and not outcome["failed"]
+    assert outcome["tensorflow"] is False  # the cold start never pays for TensorFlow

@@ -18,6 +18,7 @@ needs TensorFlow; everything else here must not import it.
 import importlib
 import importlib.util
 import json
+import logging
 import tempfile
 import threading
 import warnings
@@ -80,9 +81,15 @@ def to_tflite(network, int8: bool = True) -> bytes:
     frozen = constants.convert_variables_to_constants_v2(serve.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.optimizations = [tf.lite.Optimize.DEFAULT] if int8 else []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the converter's deprecation notices
-        return converter.convert()
+    absl = logging.getLogger("absl")  # the converter logs its deprecation notices there
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return converter.convert()
+    finally:
+        absl.setLevel(level)
 
 
 def _find(config, class_name: str) -> dict | None:

@@ -20,7 +20,6 @@ from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
 from pipeline.jobs import training_slot
-from pipeline.params import TRANSFORMERS
 from pipeline.predict import Predictor
 from pipeline.recipes import get_recipe, lite, serving_forward
 from pipeline.registry import Registry
@@ -242,7 +241,7 @@ def _train_and_save(
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
     lite_copy = None
-    if params["architecture"] in TRANSFORMERS and lite.available():
+    if params.get("lite_copy") == "yes" and lite.available():
         report({"event": "converting"})
         lite_copy = lite.to_tflite(model.network, int8=params["quantize"] == "int8")
     report({"event": "evaluating"})

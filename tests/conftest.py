@@ -96,7 +96,9 @@ def tiny_minilm_dir(tiny_encoder, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("minilm-models")
     data = load_labelled_data(config.SAMPLE_DATA_PATH)
-    params = resolve_params({"architecture": "minilm", "quantize": "none", **TINY_MINILM})
+    params = resolve_params(
+        {"architecture": "minilm", "quantize": "none", "lite_copy": "yes", **TINY_MINILM}
+    )
     train_and_save(data, params, Registry(root))
     return root
 

@@ -156,7 +156,9 @@ def test_training_without_the_lite_runtime_serves_through_keras(
 
     monkeypatch.setattr(lite, "available", lambda: False)
     data = load_labelled_data(config.SAMPLE_DATA_PATH)
-    params = resolve_params({"architecture": "minilm-frozen", "quantize": "none", **TINY_MINILM})
+    params = resolve_params(
+        {"architecture": "minilm-frozen", "quantize": "none", "lite_copy": "yes", **TINY_MINILM}
+    )
     metadata = train_and_save(data, params, Registry(tmp_path))
     assert lite.LITE_FILE not in metadata["files"] and "lite" not in metadata
     predictor = load_predictor(tmp_path)  # falls back to the Keras serving path

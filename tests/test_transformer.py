@@ -18,7 +18,6 @@ from pipeline.data import load_labelled_data, split_data
 from pipeline.errors import ParameterError, TrainingCancelled
 from pipeline.params import resolve_params
 from pipeline.predict import load_predictor
-from pipeline.recipes.batching import chunk_sizes
 from pipeline.recipes.serving import serving_forward
 from pipeline.registry import Registry
 
@@ -64,21 +63,12 @@ def test_a_new_shape_answers_at_once_and_runs_compiled_once_ready(tiny_minilm_di
     np.testing.assert_allclose(first, direct, atol=1e-5)
 
 
-def test_batches_run_in_power_of_two_chunks_with_little_padding():
-    for rows in range(1, 65):
-        sizes = chunk_sizes(rows)
-        assert all(size & (size - 1) == 0 for size in sizes)  # powers of two
-        assert sizes == sorted(sizes, reverse=True)
-        assert rows <= sum(sizes) <= rows + rows // 8  # at most an eighth is padding
-    assert chunk_sizes(17) == [16, 1]  # an explanation of 16 words: not a batch of 32
-
-
-def test_an_explanation_sized_batch_runs_in_chunks_and_agrees(tiny_minilm_dir):
+def test_an_explanation_sized_batch_runs_padded_to_a_power_of_two_and_agrees(tiny_minilm_dir):
     model = Registry(tiny_minilm_dir).load_model()
     forward = serving_forward(model, compile_in_background=False)
     texts = [f"word {i} of a tweet" for i in range(17)]
     answers = forward(texts)
-    assert {rows for rows, _ in forward.network.ready} == {16, 1}
+    assert {rows for rows, _ in forward.network.ready} == {32}
     direct = np.asarray(model(np.array(texts, dtype=object)))
     np.testing.assert_allclose(answers, direct, atol=1e-5)
 

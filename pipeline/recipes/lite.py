@@ -18,7 +18,6 @@ needs TensorFlow; everything else here must not import it.
 import importlib
 import importlib.util
 import json
-import logging
 import tempfile
 import threading
 import warnings
@@ -32,9 +31,7 @@ from pipeline.errors import RegistryError
 from pipeline.quiet import quietly
 from pipeline.recipes.batching import (
     SERVING_BATCH,
-    chunk_sizes,
     length_batches,
-    pad_rows,
     token_lengths,
     trim,
 )
@@ -78,18 +75,19 @@ def to_tflite(network, int8: bool = True) -> bytes:
         }
         return network(inputs, training=False)
 
+    from absl import logging as absl_logging  # a TensorFlow dependency
+
     frozen = constants.convert_variables_to_constants_v2(serve.get_concrete_function())
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT] if int8 else []
-    absl = logging.getLogger("absl")  # the converter logs its deprecation notices there
-    level = absl.level
-    absl.setLevel(logging.ERROR)
+    verbosity = absl_logging.get_verbosity()  # the converter logs deprecation notices there
+    absl_logging.set_verbosity(absl_logging.ERROR)
     try:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        converter.optimizations = [tf.lite.Optimize.DEFAULT] if int8 else []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return converter.convert()
     finally:
-        absl.setLevel(level)
+        absl_logging.set_verbosity(verbosity)
 
 
 def _find(config, class_name: str) -> dict | None:
@@ -162,14 +160,11 @@ class LiteTransformer:
         token_ids = self.token_ids(texts)
         out = None
         for index in length_batches(token_lengths(token_ids), SERVING_BATCH):
-            batch, start = trim(token_ids[index]), 0
-            for size in chunk_sizes(len(index)):
-                rows = index[start : start + size]
-                probabilities = self.run(pad_rows(batch[start : start + size], size))
-                if out is None:
-                    out = np.empty((len(texts), probabilities.shape[1]), dtype="float32")
-                out[rows] = probabilities[: len(rows)]
-                start += size
+            # No padding of rows: LiteRT resizes to any shape without compiling anything.
+            probabilities = self.run(trim(token_ids[index]))
+            if out is None:
+                out = np.empty((len(texts), probabilities.shape[1]), dtype="float32")
+            out[index] = probabilities
         if self.temperature is None:
             return out
         # recipes.base.TemperatureScaling's own function, as Keras runs it.

@@ -24,7 +24,6 @@ from pipeline.backend import tf
 from pipeline.predict import as_model_input
 from pipeline.recipes.batching import (
     SERVING_BATCH,
-    chunk_sizes,
     length_batches,
     pad_rows,
     token_lengths,
@@ -111,12 +110,8 @@ def serving_forward(model, compile_in_background: bool = True):
         token_ids = tokenize_graph(as_model_input(texts)).numpy()
         out = np.empty((len(texts), network.output_shape[-1]), dtype="float32")
         for index in length_batches(token_lengths(token_ids), SERVING_BATCH):
-            batch, start = trim(token_ids[index]), 0
-            for size in chunk_sizes(len(index)):
-                rows = index[start : start + size]
-                padded = pad_rows(batch[start : start + size], size)
-                out[rows] = tiered(bert_inputs(padded))[: len(rows)]
-                start += size
+            batch = pad_rows(trim(token_ids[index]))
+            out[index] = tiered(bert_inputs(batch))[: len(index)]
         return out
 
     forward.network = tiered

@@ -26,7 +26,7 @@ SEARCHED_BY_DEFAULT = (
     "weight_decay",
     "class_weighting",
 )
-NEVER_SEARCHED = ("architecture", "seed", "final_refit")
+NEVER_SEARCHED = ("architecture", "seed", "final_refit", "lite_copy")  # lite_copy: serving only
 # Sampled on a log scale: sizes and rates, where 100 to 200 matters as much as 1,000 to 2,000.
 LOG_SCALE = ("vocab_size", "sequence_length", "embedding_dim", "units", "batch_size",
              "learning_rate")  # fmt: skip

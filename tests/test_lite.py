@@ -17,6 +17,7 @@ from pipeline.data import load_labelled_data
 from pipeline.predict import load_predictor
 from pipeline.recipes import lite
 from pipeline.registry import Registry
+from pipeline.text import apply_rules, compile_rules
 
 TRICKY = [
     "RT @user: Trump's answer… was GREAT!!! http://t.co/x #GOPDebate",
@@ -55,8 +56,6 @@ def test_python_wordpiece_gives_the_keras_hub_token_ids(vocabulary, tiny_encoder
     cleaner, packer = build_text_encoder(tokenizer, 48)
     expected = packer(cleaner(tf.constant(texts)))["token_ids"].numpy()
     wordpiece = WordPiece(tokenizer.get_vocabulary(), 48, lowercase=True)
-    from pipeline.text import apply_rules, compile_rules
-
     rules = compile_rules(cleaner.rules)
     got = wordpiece.token_ids([apply_rules(t, rules) for t in texts])
     for text, mine, theirs in zip(texts, got, expected, strict=True):

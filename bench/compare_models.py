@@ -104,7 +104,7 @@ def keras_recipe(splits, labels, overrides, seed):
     params = resolve_params({**overrides, "seed": seed})
     model, _, _ = fit_model(splits, labels, params)
     if params["quantize"] == "int8":
-        quantize(model)
+        quantize(model, params["architecture"])
     return serving_predictor(model, params["architecture"], labels).predict_proba
 
 

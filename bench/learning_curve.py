@@ -56,7 +56,7 @@ def main() -> None:
             model, _, _ = fit_model(part, data.labels, params)
             seconds = time.perf_counter() - started
             if params["quantize"] == "int8":
-                quantize(model)
+                quantize(model, architecture)
             predict = serving_predictor(model, architecture, data.labels).predict_proba
             row = {"rows": len(part.train), "recipe": architecture, "seconds": round(seconds, 1)}
             for name in ("validation", "test"):

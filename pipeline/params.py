@@ -13,9 +13,13 @@ from pipeline.errors import ParameterError
 # the default"); `lstm` reproduces the tutorial's network for comparison. Each architecture
 # is a recipe module in pipeline/recipes/.
 DEFAULT_ARCHITECTURE = "fasttext"
-ARCHITECTURES = ("fasttext", "lstm", "minilm", "minilm-frozen")
+ARCHITECTURES = ("fasttext", "lstm", "minilm", "minilm-frozen", "minilm+fasttext")
 NGRAM = ("fasttext", "lstm")
 TRANSFORMERS = ("minilm", "minilm-frozen")
+ENSEMBLES = ("minilm+fasttext",)
+# Where the transformer's own settings apply: the transformers, and the ensemble's minilm.
+FINE_TUNED = ("minilm", "minilm+fasttext")
+WITH_ENCODER = (*TRANSFORMERS, *ENSEMBLES)
 # One line per architecture for the selectors' help (the Retrain tab, train.py --help).
 ARCHITECTURE_HELP = {
     "fasttext": "averaged character n-gram embeddings: trains in seconds, 0.1 ms a text",
@@ -119,11 +123,17 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "warmup_share", float, 0.1,
         "share of the steps over which the learning rate warms up, before a cosine decay",
-        0.0, 0.5, used_by=("minilm",),
+        0.0, 0.5, used_by=FINE_TUNED,
     ),
     ParamSpec(
         "weight_decay", float, 0.01, "AdamW weight decay (not on biases and layer norms)",
-        0.0, 0.3, used_by=TRANSFORMERS,
+        0.0, 0.3, used_by=WITH_ENCODER,
+    ),
+    ParamSpec(
+        "fasttext_weight", float, 0.5,
+        "weight of the fasttext member in the geometric mean of the members' probabilities "
+        "(minilm gets the rest); 0.5 scored best on the GOP validation parts",
+        0.0, 1.0, used_by=ENSEMBLES,
     ),
     ParamSpec(
         "class_weighting",
@@ -137,11 +147,12 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "final_refit", str, "no",
         "after early stopping, train again on train + validation for the epochs it found "
         "(the test part stays untouched)", choices=("no", "yes"),
+        used_by=(*NGRAM, *TRANSFORMERS),
     ),
     ParamSpec(
         "quantize", str, "none",
         "store and run the transformer's dense layers and embeddings in int8 (a quarter of "
-        "the file, faster on CPU)", choices=("none", "int8"), used_by=TRANSFORMERS,
+        "the file, faster on CPU)", choices=("none", "int8"), used_by=WITH_ENCODER,
     ),
     ParamSpec(
         "lite_copy", str, "no",
@@ -181,6 +192,7 @@ ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
         "class_weighting": "sqrt",
         "patience": 5,
     },
+    "minilm+fasttext": {},  # the minilm member's settings (below); fasttext keeps its own
     "lstm": {
         "vocab_size": 2_000,
         "sequence_length": 28,
@@ -193,6 +205,8 @@ ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
         "class_weighting": "none",
     },
 }
+
+ARCHITECTURE_DEFAULTS["minilm+fasttext"] = ARCHITECTURE_DEFAULTS["minilm"]
 
 
 def default_params(architecture: str = DEFAULT_ARCHITECTURE) -> dict[str, Any]:

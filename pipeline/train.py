@@ -4,7 +4,6 @@ import platform
 import textwrap
 import threading
 import time
-import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +19,7 @@ from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
 from pipeline.jobs import training_slot
+from pipeline.params import SPECS_BY_NAME
 from pipeline.predict import Predictor
 from pipeline.recipes import get_recipe, lite, serving_forward
 from pipeline.registry import Registry
@@ -54,7 +54,9 @@ def fit_model(
     """
     recipe = get_recipe(params["architecture"])
     model, history, extras = recipe.fit(splits, labels, params, report, stop_event)
-    if params["final_refit"] == "yes":
+    if params["final_refit"] == "yes" and SPECS_BY_NAME["final_refit"].applies_to(
+        params["architecture"]
+    ):
         epochs = best_epoch(history, params)
         report = report or (lambda event: None)
         report({"event": "refitting"})
@@ -79,15 +81,9 @@ def merge_validation(splits: Splits) -> Splits:
     return Splits(train, splits.validation, splits.test, splits.seed)
 
 
-def quantize(model) -> None:
-    """Store and run a transformer's dense layers and embeddings in int8 (Keras quantize).
-
-    A quarter of the file size (the shipped version is committed to git) and faster on
-    CPU; bench/serving.py reports how many labels it changes.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Layer .* does not have a `quantize` method")
-        model.network.quantize("int8")
+def quantize(model, architecture: str) -> None:
+    """Store and run a transformer's large layers in int8, in place (its recipe's quantize)."""
+    get_recipe(architecture).quantize(model)
 
 
 def serving_predictor(model, architecture: str, labels: list[str]) -> Predictor:
@@ -241,7 +237,9 @@ def _train_and_save(
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
     lite_copy = None
-    if params.get("lite_copy") == "yes" and lite.available():
+    if SPECS_BY_NAME["lite_copy"].applies_to(params["architecture"]) and (
+        params["lite_copy"] == "yes" and lite.available()
+    ):
         report({"event": "converting"})
         lite_copy = lite.to_tflite(model.network, int8=params["quantize"] == "int8")
     report({"event": "evaluating"})
@@ -249,7 +247,7 @@ def _train_and_save(
         extras["before_quantization"] = evaluate_parts(
             serving_predictor(model, params["architecture"], data.labels), splits, data.labels
         )
-        quantize(model)
+        quantize(model, params["architecture"])
     report({"event": "calibrating"})
     model, calibration = calibrate(model, params, splits, data.labels)
     predictor = serving_predictor(model, params["architecture"], data.labels)

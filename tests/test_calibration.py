@@ -182,7 +182,7 @@ def test_transformer_serving_path_applies_the_temperature_inside_its_network(
     backbone, tokenizer = load_encoder()
     cleaner, packer = build_text_encoder(tokenizer, 32)
     model = build_end_to_end(cleaner, packer, build_network(backbone, 3, 0.1))
-    quantize(model)  # the shipped minilm's path: int8, then the temperature
+    quantize(model, "minilm")  # the shipped minilm's path: int8, then the temperature
     unscaled = serving_forward(model, "minilm")(TEXTS)
     path = tmp_path / "model.keras"
     with_temperature(model, 3.0).save(path)

@@ -5,6 +5,7 @@
 | fasttext, lstm | ngram | character n-gram embeddings averaged; the tutorial's LSTM |
 | minilm | transformer | a pretrained MiniLM encoder fine-tuned end to end |
 | minilm-frozen | frozen | the same encoder kept fixed, cached embeddings, a trained head |
+| minilm+fasttext | ensemble | minilm and fasttext on one split, their geometric mean |
 
 Modules are imported on first use: the n-gram recipes never import keras-hub.
 """
@@ -16,6 +17,7 @@ RECIPE_MODULES = {
     "lstm": "pipeline.recipes.ngram",
     "minilm": "pipeline.recipes.transformer",
     "minilm-frozen": "pipeline.recipes.frozen",
+    "minilm+fasttext": "pipeline.recipes.ensemble",
 }
 
 

@@ -79,6 +79,8 @@ class Recipe:
             probabilities; None means pipeline.predict.keras_forward.
         with_temperature: (model, T) -> the model to save, temperature-scaled where its
             serving path runs (see pipeline.calibration).
+        quantize: stores and runs a trained model's large layers in int8, in place, for
+            the `quantize` hyperparameter; None where it does not apply.
     """
 
     name: str
@@ -86,6 +88,7 @@ class Recipe:
     count_weights: Callable[[dict, int], int]
     forward: Callable | None = None
     with_temperature: Callable = add_temperature
+    quantize: Callable | None = None
 
 
 class ProgressCallback(keras.callbacks.Callback):

@@ -33,6 +33,7 @@ from pipeline.recipes.transformer import (
     build_end_to_end,
     build_network,
     count_weights,
+    quantize,
     with_temperature,
 )
 
@@ -118,5 +119,7 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
 
 
 RECIPES = {
-    "minilm-frozen": Recipe("minilm-frozen", fit, count_weights, serving_forward, with_temperature)
+    "minilm-frozen": Recipe(
+        "minilm-frozen", fit, count_weights, serving_forward, with_temperature, quantize
+    )
 }

@@ -1,0 +1,188 @@
+"""The `minilm+fasttext` recipe: the fine-tuned transformer and fasttext, as one model.
+
+The two recipes err differently: MiniLM reads the words in context, fasttext matches
+character n-grams of hashtags, handles and misspellings that WordPiece splits apart. The
+weighted geometric mean of their probabilities (softmax of the weighted sum of their log
+probabilities) scored above either alone on the GOP tweets' validation parts, over three
+split seeds (README, "Choosing the default"); `fasttext_weight` is its weight, 0.5 by that
+measurement.
+
+Both members train on the same split with their own recipe's settings: the `minilm`
+member with this version's hyperparameters, the `fasttext` member with fasttext's defaults
+and the same seed and class weighting. The saved version is one Keras model taking raw
+strings (`GeometricEnsemble`), so loading with safe_mode, the REST API and the SavedModel
+export treat it like any other; `serving_forward` runs each member's own fast serving path
+and combines the answers with the same arithmetic.
+"""
+
+import threading
+
+import numpy as np
+
+from pipeline.backend import keras
+from pipeline.calibration import PROBABILITY_FLOOR
+from pipeline.errors import TrainingCancelled
+from pipeline.params import resolve_params
+from pipeline.recipes import ngram, transformer
+from pipeline.recipes.base import Recipe
+
+NAME = "minilm+fasttext"
+MEMBERS = ("minilm", "fasttext")
+# Member settings taken from the ensemble's own: the rest are the member recipe's defaults.
+SHARED_WITH_FASTTEXT = ("seed", "class_weighting")
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class GeometricEnsemble(keras.Model):
+    """Raw strings -> softmax(sum_i w_i log p_i / T): the members' weighted geometric mean.
+
+    Args:
+        members: end-to-end models (raw strings in, probabilities out), in MEMBERS order.
+        weights: one weight per member, summing to 1.
+        temperature: T of the temperature scaling fitted on the combination (1 = none).
+    """
+
+    def __init__(self, members, weights, temperature: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.members = list(members)
+        self.member_weights = [float(w) for w in weights]
+        self.temperature = float(temperature)
+        self.built = True  # every member is already built; nothing to trace
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, texts, training=False):
+        ops = keras.ops
+        logs = [
+            weight * ops.log(ops.clip(member(texts, training=training), PROBABILITY_FLOOR, 1.0))
+            for member, weight in zip(self.members, self.member_weights, strict=True)
+        ]
+        return ops.softmax(sum(logs) / self.temperature, axis=-1)
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "name": self.name,
+            "members": [serialize(member) for member in self.members],
+            "weights": self.member_weights,
+            "temperature": self.temperature,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        members = [keras.saving.deserialize_keras_object(m) for m in config.pop("members")]
+        return cls(members, **config)
+
+
+def combine(member_probabilities: list[np.ndarray], weights, temperature: float) -> np.ndarray:
+    """GeometricEnsemble's arithmetic in NumPy, on the members' probabilities."""
+    logs = sum(
+        weight * np.log(np.clip(p, PROBABILITY_FLOOR, 1.0))
+        for p, weight in zip(member_probabilities, weights, strict=True)
+    )
+    logs = logs / temperature
+    exp = np.exp(logs - logs.max(axis=1, keepdims=True))
+    return (exp / exp.sum(axis=1, keepdims=True)).astype("float32")
+
+
+def member_params(params: dict) -> dict[str, dict]:
+    """Each member's hyperparameters, validated by its own recipe's ranges."""
+    shared = {name: params[name] for name in SHARED_WITH_FASTTEXT}
+    own = {k: v for k, v in params.items() if k not in ("architecture", "fasttext_weight")}
+    return {
+        "minilm": resolve_params({**own, "architecture": "minilm"}),
+        "fasttext": resolve_params({**shared, "architecture": "fasttext"}),
+    }
+
+
+def _phase_only(report):
+    """A member's progress as one phase: its batches and epochs are not the ensemble's."""
+    return lambda event: event["event"] in ("batch", "epoch") or report(event)
+
+
+def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
+    """Train the fasttext member (seconds), then fine-tune the minilm member, on one split.
+
+    Args:
+        splits: the leakage-free split.
+        labels: the label order.
+        params: validated hyperparameters of `minilm+fasttext`.
+        report: progress callback; the minilm member's batches and epochs are the run's
+            progress (it takes nearly all the time), fasttext's is one phase before it.
+        stop_event: set it to cancel; TrainingCancelled is raised.
+
+    Returns:
+        The GeometricEnsemble, the minilm member's per-epoch history, and extras: the
+        encoder, the sequence length, and each member's settings and epochs.
+    """
+    stop_event = stop_event or threading.Event()
+    report = report or (lambda event: None)
+    settings = member_params(params)
+    report({"event": "training the fasttext member"})
+    fasttext, fasttext_history, _ = ngram.fit(
+        splits, labels, settings["fasttext"], _phase_only(report), stop_event
+    )
+    if stop_event.is_set():
+        raise TrainingCancelled("Training was cancelled; nothing was saved.")
+    minilm, history, extras = transformer.fit(
+        splits, labels, settings["minilm"], report, stop_event
+    )
+    weight = params["fasttext_weight"]
+    extras["members"] = {
+        "minilm": {"weight": 1 - weight, "epochs_run": len(history.get("loss", []))},
+        "fasttext": {
+            "weight": weight,
+            "params": settings["fasttext"],
+            "epochs_run": len(fasttext_history.get("loss", [])),
+        },
+    }
+    return (
+        GeometricEnsemble([minilm, fasttext], [1 - weight, weight], name="sentiment"),
+        history,
+        extras,
+    )
+
+
+def with_temperature(model: GeometricEnsemble, temperature: float) -> GeometricEnsemble:
+    """The ensemble with its combination temperature-scaled (the members are unchanged)."""
+    return GeometricEnsemble(model.members, model.member_weights, temperature, name=model.name)
+
+
+def quantize(model: GeometricEnsemble) -> None:
+    """int8 storage for the transformer member; fasttext's few weights stay float."""
+    transformer.quantize(model.members[0])
+
+
+def serving_forward(model: GeometricEnsemble, compile_in_background: bool = True):
+    """Texts -> probabilities: each member's own serving path, combined as in `call`.
+
+    Returns:
+        A function mapping a list of texts to an array (n, classes); its `network`
+        attribute is the transformer member's TieredNetwork.
+    """
+    from pipeline.predict import keras_forward
+
+    minilm, fasttext = model.members
+    forwards = [transformer.serving_forward(minilm, compile_in_background), keras_forward(fasttext)]
+
+    def forward(texts: list[str]) -> np.ndarray:
+        answers = [member_forward(texts) for member_forward in forwards]
+        return combine(answers, model.member_weights, model.temperature)
+
+    forward.network = forwards[0].network
+    return forward
+
+
+def count_weights(params: dict, n_classes: int) -> int:
+    """Both members' weights."""
+    settings = member_params(params)
+    return transformer.count_weights(settings["minilm"], n_classes) + ngram.count_weights(
+        settings["fasttext"], n_classes
+    )
+
+
+RECIPES = {
+    NAME: Recipe(NAME, fit, count_weights, serving_forward, with_temperature, quantize),
+}

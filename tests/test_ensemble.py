@@ -1,0 +1,147 @@
+"""The `minilm+fasttext` recipe: both members on one split, one saved model, their
+geometric mean; on the tiny random encoder."""
+
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from conftest import TINY_MINILM
+from test_export import TEXTS
+from test_transformer import LOAD_ELSEWHERE
+
+from pipeline import config
+from pipeline.data import load_labelled_data
+from pipeline.errors import TrainingCancelled
+from pipeline.params import default_params, resolve_params
+from pipeline.predict import load_predictor
+from pipeline.registry import Registry
+
+ENSEMBLE = {"architecture": "minilm+fasttext", **TINY_MINILM, "fasttext_weight": 0.4}
+MANY_TEXTS = TEXTS + [f"text number {i} #tag{i} " * (i % 7) for i in range(150)]
+
+
+@pytest.fixture(scope="module")
+def ensemble_dir(tiny_encoder, tmp_path_factory):
+    """A registry holding one int8 `minilm+fasttext` version, and its progress events."""
+    from pipeline.train import train_and_save
+
+    root = tmp_path_factory.mktemp("ensemble-models")
+    events = []
+    data = load_labelled_data(config.SAMPLE_DATA_PATH)
+    train_and_save(data, resolve_params(ENSEMBLE), Registry(root), events.append)
+    return root, events
+
+
+def member_answers(model, texts):
+    return [np.asarray(member(np.array(texts, dtype=object))) for member in model.members]
+
+
+def test_saved_ensemble_is_the_weighted_geometric_mean_of_its_members(ensemble_dir):
+    from pipeline.recipes.ensemble import combine
+
+    root, _ = ensemble_dir
+    model = Registry(root).load_model()  # safe_mode=True inside
+    minilm, fasttext = model.members
+    assert [type(m).__name__ for m in model.members] == ["TextClassifier", "Functional"]
+    assert model.member_weights == pytest.approx([0.6, 0.4])
+    direct = np.asarray(model(np.array(TEXTS, dtype=object)))
+    answers = member_answers(model, TEXTS)
+    np.testing.assert_allclose(direct, combine(answers, [0.6, 0.4], model.temperature), atol=1e-5)
+    # Neither member alone gives the ensemble's probabilities.
+    for answer in answers:
+        assert np.abs(answer - direct).max() > 1e-3
+
+
+def test_metadata_records_both_members(ensemble_dir):
+    root, _ = ensemble_dir
+    meta = Registry(root).metadata()
+    assert meta["architecture"] == "minilm+fasttext"
+    assert meta["encoder"]["name"] == "tiny random BERT (tests)"
+    members = meta["members"]
+    assert members["minilm"]["weight"] == pytest.approx(0.6)
+    assert members["fasttext"]["weight"] == pytest.approx(0.4)
+    assert members["fasttext"]["params"]["architecture"] == "fasttext"
+    assert 1 <= members["fasttext"]["epochs_run"] <= default_params("fasttext")["epochs"]
+    assert meta["epochs_run"] == members["minilm"]["epochs_run"] == TINY_MINILM["epochs"]
+
+
+def test_only_the_transformer_member_is_stored_in_int8(ensemble_dir):
+    root, _ = ensemble_dir
+    minilm, fasttext = Registry(root).load_model().members
+    dense_kernels = [w for w in minilm.network.weights if w.path.endswith("kernel")]
+    assert dense_kernels and all(str(w.dtype) == "int8" for w in dense_kernels)
+    assert all(str(w.dtype) == "float32" for w in fasttext.weights)
+
+
+def test_serving_path_matches_the_saved_model_called_directly(ensemble_dir):
+    root, _ = ensemble_dir
+    model = Registry(root).load_model()
+    predictor = load_predictor(root)
+    assert predictor.labels == Registry(root).metadata()["labels"]
+    direct = np.asarray(model(np.array(MANY_TEXTS, dtype=object)))
+    np.testing.assert_allclose(predictor.predict_proba(MANY_TEXTS), direct, atol=1e-5)
+
+
+def test_export_agrees_with_the_predictor_without_the_project(ensemble_dir, tmp_path):
+    from helpers import run_cli
+
+    root, _ = ensemble_dir
+    out = tmp_path / "serving" / "1"
+    result = run_cli("-m", "pipeline", "export", "--out", str(out), models_dir=root)
+    assert result.returncode == 0, result.stderr
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_ELSEWHERE, str(out), json.dumps(TEXTS)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    answer = json.loads(loaded.stdout.splitlines()[-1])
+    assert answer["imported"] == []
+    expected = load_predictor(root).predict_proba(TEXTS)
+    np.testing.assert_allclose(answer["probabilities"], expected, atol=1e-5)
+
+
+def test_progress_is_fasttext_as_one_phase_then_the_transformers_epochs(ensemble_dir):
+    _, events = ensemble_dir
+    kinds = [e["event"] for e in events]
+    phase = kinds.index("training the fasttext member")
+    assert "batch" in kinds and kinds.index("batch") > phase
+    # Every batch and epoch reported is the transformer's: its epoch count, not fasttext's.
+    assert {e["epochs"] for e in events if e["event"] in ("batch", "epoch")} == {
+        TINY_MINILM["epochs"]
+    }
+
+
+def test_fasttext_member_keeps_its_own_settings_with_the_ensembles_seed():
+    from pipeline.recipes.ensemble import member_params
+
+    params = resolve_params({**ENSEMBLE, "seed": 7, "class_weighting": "balanced"})
+    members = member_params(params)
+    fasttext_defaults = default_params("fasttext")
+    assert members["fasttext"] == {**fasttext_defaults, "seed": 7, "class_weighting": "balanced"}
+    assert members["minilm"]["architecture"] == "minilm"
+    assert members["minilm"]["learning_rate"] == params["learning_rate"]
+    assert members["minilm"]["epochs"] == params["epochs"]
+
+
+@pytest.mark.parametrize("stop_at", ["training the fasttext member", "batch"])
+def test_cancel_in_either_member_saves_nothing(tiny_encoder, tmp_path, stop_at):
+    from pipeline.train import train_and_save
+
+    data = load_labelled_data(config.SAMPLE_DATA_PATH)
+    stop, seen = threading.Event(), []
+
+    def report(event):
+        seen.append(event["event"])
+        if event["event"] == stop_at:
+            stop.set()
+
+    with pytest.raises(TrainingCancelled):
+        train_and_save(data, resolve_params(ENSEMBLE), Registry(tmp_path), report, stop)
+    assert Registry(tmp_path).versions() == []
+    if stop_at == "batch":
+        assert seen.count("batch") == 1  # stopped inside the transformer's first epoch
+    else:
+        assert "batch" not in seen  # the transformer never started

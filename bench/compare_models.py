@@ -36,6 +36,7 @@ CANDIDATES = {
     "minilm (default)": {"architecture": "minilm"},
     "minilm, fourth-root weights": {"architecture": "minilm", "class_weighting": "fourth-root"},
     "minilm-frozen": {"architecture": "minilm-frozen"},
+    "minilm+fasttext": {"architecture": "minilm+fasttext"},
     "fasttext": {},
     "fasttext, final refit": {"final_refit": "yes"},
     "lstm (tutorial)": {"architecture": "lstm", "class_weighting": "none"},

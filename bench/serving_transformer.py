@@ -28,7 +28,7 @@ from serving import percentile, timings  # noqa: E402
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 from pipeline.explain import explain_by_occlusion  # noqa: E402
-from pipeline.params import TRANSFORMERS  # noqa: E402
+from pipeline.params import WITH_ENCODER  # noqa: E402
 from pipeline.recipes.lite import LITE_FILE  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
 
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     texts = load_labelled_data(args.data).frame["text"].tolist()
     registry = Registry(args.models_dir)
-    found = [m["version"] for m in registry.list() if m.get("architecture") in TRANSFORMERS]
+    found = [m["version"] for m in registry.list() if m.get("architecture") in WITH_ENCODER]
     version = registry.resolve(args.version or (found[0] if found else None))
     paths = {}
     if registry.version_file(version, LITE_FILE):

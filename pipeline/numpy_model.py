@@ -238,3 +238,26 @@ def load_numpy_model(path: str | Path) -> NumpyFastText | None:
     except (OSError, KeyError, ValueError, StopIteration, zipfile.BadZipFile) as exc:
         raise RegistryError(f"Model file {path} could not be read: {exc}") from exc
     return NumpyFastText(config, vocabulary[: len(embedding)], embedding, kernel, bias)
+
+
+def from_keras(model) -> NumpyFastText | None:
+    """The NumPy forward pass of a loaded fasttext model (e.g. an ensemble's member).
+
+    Args:
+        model: an end-to-end fasttext keras.Model (cleaning, vectorizer, network).
+
+    Returns:
+        The NumPy model, or None when the model is not fasttext.
+    """
+    kinds = {type(layer).__name__: layer for layer in model.layers}
+    network = kinds.get("Sequential")
+    if "CleanText" not in kinds or network is None or network.name != "fasttext":
+        return None
+    embedding = next(layer for layer in network.layers if type(layer).__name__ == "Embedding")
+    dense = next(layer for layer in network.layers if type(layer).__name__ == "Dense")
+    kernel, bias = (np.asarray(w) for w in dense.get_weights())
+    vocabulary = kinds["TextVectorization"].get_vocabulary()
+    matrix = np.asarray(embedding.get_weights()[0])
+    return NumpyFastText(
+        {"config": model.get_config()}, vocabulary[: len(matrix)], matrix, kernel, bias
+    )

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from conftest import TINY_MINILM
 from test_export import TEXTS
+from test_numpy_model import sample_texts
 from test_transformer import LOAD_ELSEWHERE
 
 from pipeline import config
 from pipeline.data import load_labelled_data
 from pipeline.errors import TrainingCancelled
 from pipeline.params import default_params, resolve_params
-from pipeline.predict import load_predictor
+from pipeline.predict import as_model_input, load_predictor
 from pipeline.registry import Registry
 
 ENSEMBLE = {"architecture": "minilm+fasttext", **TINY_MINILM, "fasttext_weight": 0.4}
@@ -145,3 +146,17 @@ def test_cancel_in_either_member_saves_nothing(tiny_encoder, tmp_path, stop_at):
         assert seen.count("batch") == 1  # stopped inside the transformer's first epoch
     else:
         assert "batch" not in seen  # the transformer never started
+
+
+def test_fasttext_member_is_served_by_numpy_and_agrees_with_keras(ensemble_dir):
+    from pipeline.numpy_model import from_keras
+
+    root, _ = ensemble_dir
+    minilm, fasttext = Registry(root).load_model().members
+    assert from_keras(minilm) is None
+    numpy_fasttext = from_keras(fasttext)
+    texts = sample_texts()  # the sample rows and hostile ones (empty, huge, NUL, surrogates)
+    keras_answer = np.asarray(fasttext(as_model_input(texts)))
+    np.testing.assert_allclose(numpy_fasttext.predict_proba(texts), keras_answer, atol=1e-5)
+    few = np.concatenate([numpy_fasttext.predict_proba(texts[i : i + 3]) for i in range(0, 30, 3)])
+    np.testing.assert_allclose(few, keras_answer[:30], atol=1e-5)  # the small-batch path

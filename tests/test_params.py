@@ -8,7 +8,7 @@ from pipeline.params import ARCHITECTURES, PARAM_SPECS, default_params, resolve_
 REQUIRED = {
     "architecture", "vocab_size", "sequence_length", "embedding_dim", "units", "dropout",
     "epochs", "batch_size", "learning_rate", "class_weighting", "patience", "seed",
-    "warmup_share", "weight_decay", "final_refit", "quantize", "lite_copy",
+    "warmup_share", "weight_decay", "final_refit", "quantize", "lite_copy", "fasttext_weight",
 }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 
+from pipeline import numpy_model
 from pipeline.backend import keras
 from pipeline.calibration import PROBABILITY_FLOOR
 from pipeline.errors import TrainingCancelled
@@ -158,14 +159,18 @@ def quantize(model: GeometricEnsemble) -> None:
 def serving_forward(model: GeometricEnsemble, compile_in_background: bool = True):
     """Texts -> probabilities: each member's own serving path, combined as in `call`.
 
+    The transformer runs through serving.serving_forward, fasttext through its NumPy forward
+    pass (pipeline.numpy_model, a tenth of a millisecond a text).
+
     Returns:
         A function mapping a list of texts to an array (n, classes); its `network`
         attribute is the transformer member's TieredNetwork.
     """
-    from pipeline.predict import keras_forward
-
     minilm, fasttext = model.members
-    forwards = [transformer.serving_forward(minilm, compile_in_background), keras_forward(fasttext)]
+    forwards = [
+        transformer.serving_forward(minilm, compile_in_background),
+        numpy_model.from_keras(fasttext).predict_proba,
+    ]
 
     def forward(texts: list[str]) -> np.ndarray:
         answers = [member_forward(texts) for member_forward in forwards]

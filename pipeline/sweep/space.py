@@ -25,6 +25,7 @@ SEARCHED_BY_DEFAULT = (
     "warmup_share",
     "weight_decay",
     "class_weighting",
+    "fasttext_weight",
 )
 NEVER_SEARCHED = ("architecture", "seed", "final_refit", "lite_copy")  # lite_copy: serving only
 # Sampled on a log scale: sizes and rates, where 100 to 200 matters as much as 1,000 to 2,000.

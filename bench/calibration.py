@@ -1,6 +1,6 @@
 """Test ECE before and after temperature scaling on GOP, for the shipped default and fasttext.
 
-The shipped default version (minilm) is measured without retraining it: its split comes
+The shipped default version (the active one in models/) is measured without retraining it: its split comes
 back from its recorded seed, the temperature is fitted on that split's validation part and
 the ECE is measured on its test part. fasttext is trained on each split seed and
 calibrated exactly as training does (pipeline.calibration.calibrate).
@@ -27,7 +27,6 @@ from pipeline.predict import load_predictor  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
 
 GOP = config.PROJECT_ROOT.parent / "shared" / "data" / "Sentiment.csv"
-SHIPPED_DEFAULT = "20261201-100541-4578"
 
 
 def figures(record: dict) -> dict:
@@ -99,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(GOP), help="GOP's Sentiment.csv")
     parser.add_argument("--label-column", default="sentiment")
-    parser.add_argument("--version", default=SHIPPED_DEFAULT, help="the shipped default")
+    parser.add_argument("--version", help="a version in models/ (default: the active one)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
@@ -107,15 +106,16 @@ def main() -> None:
         print(f"skipped: {args.data} is not there (the GOP Sentiment.csv).")
         return
     data = load_labelled_data(args.data, label_column=args.label_column)
+    args.version = Registry(config.DEFAULT_MODELS_DIR).resolve(args.version)
     shipped = measure_shipped(data, args.version)
-    print(f"minilm {args.version}: {json.dumps(shipped)}", file=sys.stderr, flush=True)
+    print(f"shipped {args.version}: {json.dumps(shipped)}", file=sys.stderr, flush=True)
     fasttext = []
     for seed in args.seeds:
         fasttext.append(measure_fasttext(data, seed))
         print(f"fasttext: {json.dumps(fasttext[-1])}", file=sys.stderr, flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"minilm": shipped, "fasttext": fasttext}, indent=1))
-    print_table(f"minilm, shipped version {args.version} (not retrained), {data.source}", [shipped])
+        Path(args.json).write_text(json.dumps({"shipped": shipped, "fasttext": fasttext}, indent=1))
+    print_table(f"shipped version {args.version} (not retrained), {data.source}", [shipped])
     print_table(f"fasttext (defaults), trained per split seed, {data.source}", fasttext)
 
 

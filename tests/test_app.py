@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 @pytest.fixture
 def two_versions(tmp_path, app_models_dir, tiny_models_dir):
-    """The shipped models (the minilm one active) plus a small one trained on the sample."""
+    """The shipped models (the minilm+fasttext one active) plus a small one trained on the sample."""
     root = tmp_path / "models"
     shutil.copytree(app_models_dir, root)
     tiny = Registry(tiny_models_dir).versions()[0]
@@ -46,7 +46,7 @@ def test_page_loads_with_the_active_model_summary(monkeypatch, app_models_dir):
     assert [t.label for t in at.tabs] == ["Predict", "Batch", "Data", "Models", "Retrain"]
     active = Registry(app_models_dir).active_version()
     assert at.selectbox(key="version").value == active
-    assert metric(at, "Model").value == "minilm"
+    assert metric(at, "Model").value == "minilm+fasttext"
     accuracy = Registry(app_models_dir).metadata(active)["metrics"]["accuracy"]
     assert metric(at, "Test accuracy").value == f"{accuracy:.3f}"
     assert any("Sentiment\\.csv" in c.value for c in at.caption)

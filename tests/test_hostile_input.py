@@ -30,7 +30,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize(
     ("architecture", "backend"),
-    [("fasttext", "numpy"), ("fasttext", "keras"), ("minilm", "auto")],
+    [("fasttext", "numpy"), ("fasttext", "keras"), ("minilm+fasttext", "auto")],
 )
 def test_the_predictor_scores_every_hostile_text(architecture, backend):
     version = shipped_version(architecture)

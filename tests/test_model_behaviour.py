@@ -1,4 +1,4 @@
-"""Behavioural tests of the shipped models (models/): the `minilm` default and the
+"""Behavioural tests of the shipped models (models/): the `minilm+fasttext` default and the
 `fasttext` fast path each pass every one."""
 
 import json
@@ -31,7 +31,7 @@ ENCODER_WEIGHTS_SHA256 = "e6fc89302970ea9fecac9aa197df0d4b59da591fe3a6b8a1241d93
 
 SHIPPED = Registry(config.DEFAULT_MODELS_DIR).versions()
 # The shipped files stay small: each is committed to git once.
-MAX_SHIPPED_BYTES = {"fasttext": 8 * 2**20, "minilm": 32 * 2**20}
+MAX_SHIPPED_BYTES = {"fasttext": 8 * 2**20, "minilm+fasttext": 32 * 2**20}
 
 
 @pytest.fixture(scope="module", params=SHIPPED)
@@ -79,10 +79,11 @@ def test_adding_terrible_moves_toward_negative(predictor):
     assert after > before
 
 
-def test_the_default_is_the_transformer_and_the_fast_path_ships_too():
+def test_the_default_is_the_ensemble_and_the_fast_path_ships_too():
     registry = Registry(config.DEFAULT_MODELS_DIR)
-    assert registry.metadata()["architecture"] == "minilm"
-    assert {registry.metadata(v)["architecture"] for v in SHIPPED} == {"minilm", "fasttext"}
+    assert registry.metadata()["architecture"] == "minilm+fasttext"
+    architectures = {registry.metadata(v)["architecture"] for v in SHIPPED}
+    assert architectures == {"minilm+fasttext", "fasttext"}
 
 
 @pytest.mark.parametrize("version", SHIPPED)
@@ -96,7 +97,7 @@ def test_shipped_model_records_how_it_was_made(version):
     assert meta["metrics"]["accuracy"] > 0.6
     size = registry.model_file(version).stat().st_size
     assert size < MAX_SHIPPED_BYTES[meta["architecture"]]
-    if meta["architecture"] == "minilm":
+    if meta["architecture"] == "minilm+fasttext":
         assert meta["encoder"]["license"] == "Apache-2.0"
         assert meta["encoder"]["weights_sha256"] == ENCODER_WEIGHTS_SHA256
 

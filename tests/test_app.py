@@ -141,6 +141,11 @@ def test_models_tab_lists_versions_and_marks_the_active_one(monkeypatch, two_ver
     assert sorted(table["version"]) == sorted(registry.versions())
     assert table.loc[table["active"] == "✔", "version"].tolist() == [registry.active_version()]
     assert at.selectbox(key="compare_a") and at.selectbox(key="compare_b")
+    # The shipped default's details name its two members and their weights.
+    members = registry.metadata()["members"]
+    line = next(c.value for c in at.caption if c.value.startswith("Members"))
+    for name, figures in members.items():
+        assert f"{name} (weight {figures['weight']:g}, {figures['epochs_run']} epochs)" in line
 
 
 def test_models_tab_promotes_and_deletes(monkeypatch, two_versions):

@@ -87,6 +87,21 @@ def test_the_transformer_form_and_its_expected_training_time(monkeypatch, models
     assert len(expected) == 1 and "for 700 rows" in expected[0]
 
 
+def test_the_ensemble_form_shows_the_members_weight_and_the_transformers_settings(
+    monkeypatch, models
+):
+    at = open_app(monkeypatch, models)
+    at.selectbox(key="retrain_architecture").select("minilm+fasttext").run()
+    keys = {w.key for w in [*at.number_input, *at.selectbox]}
+    assert at.number_input(key="param_minilm+fasttext_fasttext_weight").value == 0.5
+    assert at.number_input(key="param_minilm+fasttext_learning_rate").value == 8e-5
+    assert "geometric mean" in " ".join(c.value for c in at.caption)
+    assert "param_minilm+fasttext_quantize" in keys  # a selectbox, as the two below would be
+    # Settings the pair does not use are not offered.
+    for name in ("vocab_size", "final_refit", "lite_copy"):
+        assert f"param_minilm+fasttext_{name}" not in keys
+
+
 def test_data_without_the_label_column_is_refused_before_training(monkeypatch, models):
     at = open_app(monkeypatch, models)
     at.radio(key="retrain_source").set_value("Upload a CSV").run()

@@ -19,9 +19,16 @@ def test_every_required_hyperparameter_is_defined_with_a_valid_default():
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_each_architecture_has_valid_defaults(architecture):
+def test_each_architecture_has_valid_defaults_help_and_a_time_estimate(architecture):
+    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW
+    from pipeline.params import ARCHITECTURE_HELP
+    from pipeline.recipes import RECIPE_MODULES
+
     params = default_params(architecture)
     assert resolve_params(params) == params
+    assert ARCHITECTURE_HELP[architecture]
+    assert REFERENCE_SECONDS_PER_ROW[architecture] > 0
+    assert architecture in RECIPE_MODULES
 
 
 def test_lstm_defaults_reproduce_the_tutorial():

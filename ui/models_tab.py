@@ -48,6 +48,15 @@ def per_class_table(metadata: dict) -> pd.DataFrame:
     ).round(3)
 
 
+def members_line(members: dict) -> str:
+    """An ensemble's members, e.g. "Members: minilm (weight 0.5, 2 epochs), fasttext (...)"."""
+    parts = [
+        f"{name} (weight {figures['weight']:g}, {figures['epochs_run']} epochs)"
+        for name, figures in members.items()
+    ]
+    return "Members, combined by a weighted geometric mean: " + ", ".join(parts)
+
+
 def details_ui(metadata: dict) -> None:
     """Headline metrics, per-class metrics and the confusion matrix of one version."""
     metrics = metadata.get("metrics", {})
@@ -55,6 +64,8 @@ def details_ui(metadata: dict) -> None:
     columns[0].metric("Test accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
     columns[1].metric("Test macro-F1", f"{metrics.get('macro_f1', float('nan')):.3f}")
     columns[2].metric("Training time", f"{metadata.get('train_seconds', float('nan')):.0f} s")
+    if metadata.get("members"):
+        st.caption(members_line(metadata["members"]))
     st.dataframe(per_class_table(metadata), width="stretch", hide_index=True)
     if "confusion_matrix" in metrics:
         st.altair_chart(

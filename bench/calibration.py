@@ -1,9 +1,9 @@
 """Test ECE before and after temperature scaling on GOP, for the shipped default and fasttext.
 
-The shipped default version (the active one in models/) is measured without retraining it: its split comes
-back from its recorded seed, the temperature is fitted on that split's validation part and
-the ECE is measured on its test part. fasttext is trained on each split seed and
-calibrated exactly as training does (pipeline.calibration.calibrate).
+The shipped default version (the active one in models/) is measured without retraining
+it: its split comes back from its recorded seed, the temperature is fitted on that
+split's validation part and the ECE is measured on its test part. fasttext is trained
+on each split seed and calibrated exactly as training does (pipeline.calibration.calibrate).
 
     python bench/calibration.py
     python bench/calibration.py --data ../shared/data/Sentiment.csv --seeds 42 1 2

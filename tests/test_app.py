@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 @pytest.fixture
 def two_versions(tmp_path, app_models_dir, tiny_models_dir):
-    """The shipped models (the minilm+fasttext one active) plus a small one trained on the sample."""
+    """The shipped models (the ensemble active) plus a small one trained on the sample."""
     root = tmp_path / "models"
     shutil.copytree(app_models_dir, root)
     tiny = Registry(tiny_models_dir).versions()[0]

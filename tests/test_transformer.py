@@ -256,3 +256,12 @@ def test_compiled_shapes_are_capped(tiny_minilm_dir, monkeypatch):
     again = [forward([text] * rows) for text in texts for rows in (1, 3)]
     for first, second in zip(answers, again, strict=True):
         np.testing.assert_allclose(first, second, atol=1e-5)
+
+
+def test_a_plain_graph_forward_compiles_nothing_and_agrees(tiny_minilm_dir):
+    model = Registry(tiny_minilm_dir).load_model()
+    plain = serving_forward(model, compile_in_background=False, max_compiled=0)
+    compiled = serving_forward(model, compile_in_background=False)
+    texts = ["one", "two words here", "three " * 20]
+    np.testing.assert_allclose(plain(texts), compiled(texts), atol=1e-5)
+    assert not plain.network.ready and compiled.network.ready

@@ -55,11 +55,18 @@ def load_keras_model(path, architecture: str | None):
     return keras.saving.load_model(path, safe_mode=True)
 
 
-def serving_forward(model, architecture: str | None):
-    """The fastest Keras serving function for a loaded model: texts -> probabilities."""
+def serving_forward(model, architecture: str | None, **options):
+    """The fastest Keras serving function for a loaded model: texts -> probabilities.
+
+    Args:
+        model: the loaded end-to-end model.
+        architecture: its architecture.
+        **options: for a recipe's own serving path, e.g. serving.TieredNetwork's
+            `max_compiled`; the plain Keras path takes none.
+    """
     recipe = recipe_of(architecture)
     if recipe.forward is not None:
-        return recipe.forward(model)
+        return recipe.forward(model, **options)
     from pipeline.predict import keras_forward
 
     return keras_forward(model)

@@ -156,11 +156,18 @@ def quantize(model: GeometricEnsemble) -> None:
     transformer.quantize(model.members[0])
 
 
-def serving_forward(model: GeometricEnsemble, compile_in_background: bool = True):
+def serving_forward(
+    model: GeometricEnsemble, compile_in_background: bool = True, max_compiled=None
+):
     """Texts -> probabilities: each member's own serving path, combined as in `call`.
 
     The transformer runs through serving.serving_forward, fasttext through its NumPy forward
     pass (pipeline.numpy_model, a tenth of a millisecond a text).
+
+    Args:
+        model: a loaded GeometricEnsemble.
+        compile_in_background: see serving.TieredNetwork.
+        max_compiled: see serving.TieredNetwork.
 
     Returns:
         A function mapping a list of texts to an array (n, classes); its `network`
@@ -168,7 +175,7 @@ def serving_forward(model: GeometricEnsemble, compile_in_background: bool = True
     """
     minilm, fasttext = model.members
     forwards = [
-        transformer.serving_forward(minilm, compile_in_background),
+        transformer.serving_forward(minilm, compile_in_background, max_compiled),
         numpy_model.from_keras(fasttext).predict_proba,
     ]
 

@@ -41,10 +41,14 @@ class TieredNetwork:
         network: the BERT-inputs -> probabilities model.
         compile_in_background: False compiles a new shape before answering (for tests and
             for benchmarks that time the compiled path alone).
+        max_compiled: the most shapes compiled; None for MAX_COMPILED_SHAPES, 0 for the
+            plain graph only (training's one-off evaluations, which need no compiled
+            programs left in memory).
     """
 
-    def __init__(self, network, compile_in_background: bool = True):
+    def __init__(self, network, compile_in_background: bool = True, max_compiled=None):
         self.background = compile_in_background
+        self.max_compiled = MAX_COMPILED_SHAPES if max_compiled is None else max_compiled
         plain = tf.function(
             lambda inputs: network(inputs, training=False), input_signature=[BERT_INPUT_SPEC]
         )
@@ -65,11 +69,11 @@ class TieredNetwork:
         shape = tuple(inputs["token_ids"].shape)
         if shape in self.ready:
             return self.compiled(inputs).numpy()
-        if not self.background and len(self.ready) < MAX_COMPILED_SHAPES:
+        if not self.background and len(self.ready) < self.max_compiled:
             self._compile(shape, inputs)
             return self.compiled(inputs).numpy()
         with self._lock:
-            start = shape not in self._pending and len(self._pending) < MAX_COMPILED_SHAPES
+            start = shape not in self._pending and len(self._pending) < self.max_compiled
             if start:
                 self._pending.add(shape)
         if start:
@@ -85,7 +89,7 @@ class TieredNetwork:
         self._compiler.submit(lambda: None).result()
 
 
-def serving_forward(model, compile_in_background: bool = True):
+def serving_forward(model, compile_in_background: bool = True, max_compiled=None):
     """Texts -> probabilities through the model's own layers, padding trimmed per batch.
 
     tests/test_transformer.py checks it against the saved model called directly.
@@ -93,6 +97,7 @@ def serving_forward(model, compile_in_background: bool = True):
     Args:
         model: a loaded end-to-end `minilm` or `minilm-frozen` model.
         compile_in_background: see TieredNetwork.
+        max_compiled: see TieredNetwork.
 
     Returns:
         A function mapping a list of texts to an array (n, classes); its `network`
@@ -103,7 +108,7 @@ def serving_forward(model, compile_in_background: bool = True):
         lambda texts: packer(cleaner(texts))["token_ids"],
         input_signature=[tf.TensorSpec([None], tf.string)],
     )
-    tiered = TieredNetwork(network, compile_in_background)
+    tiered = TieredNetwork(network, compile_in_background, max_compiled)
 
     def forward(texts: list[str]) -> np.ndarray:
         token_ids = tokenize_graph(as_model_input(texts)).numpy()

@@ -1,9 +1,6 @@
 """The `minilm+fasttext` recipe: both members on one split, one saved model, their
 geometric mean; on the tiny random encoder."""
 
-import json
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -11,7 +8,7 @@ import pytest
 from conftest import TINY_MINILM
 from test_export import TEXTS
 from test_numpy_model import sample_texts
-from test_transformer import LOAD_ELSEWHERE
+from test_transformer import assert_export_agrees_without_the_project
 
 from pipeline import config
 from pipeline.data import load_labelled_data
@@ -87,21 +84,7 @@ def test_serving_path_matches_the_saved_model_called_directly(ensemble_dir):
 
 
 def test_export_agrees_with_the_predictor_without_the_project(ensemble_dir, tmp_path):
-    from helpers import run_cli
-
-    root, _ = ensemble_dir
-    out = tmp_path / "serving" / "1"
-    result = run_cli("-m", "pipeline", "export", "--out", str(out), models_dir=root)
-    assert result.returncode == 0, result.stderr
-    loaded = subprocess.run(
-        [sys.executable, "-c", LOAD_ELSEWHERE, str(out), json.dumps(TEXTS)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert loaded.returncode == 0, loaded.stderr
-    answer = json.loads(loaded.stdout.splitlines()[-1])
-    assert answer["imported"] == []
-    expected = load_predictor(root).predict_proba(TEXTS)
-    np.testing.assert_allclose(answer["probabilities"], expected, atol=1e-5)
+    assert_export_agrees_without_the_project(ensemble_dir[0], tmp_path)
 
 
 def test_progress_is_fasttext_as_one_phase_then_the_transformers_epochs(ensemble_dir):

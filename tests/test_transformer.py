@@ -93,9 +93,11 @@ print(json.dumps({
 """
 
 
-def test_export_agrees_with_the_predictor_without_the_project(tiny_minilm_dir, tmp_path):
+def assert_export_agrees_without_the_project(models_dir, tmp_path):
+    """Export the active version, load it in a fresh interpreter outside the project, and
+    compare its probabilities with the predictor's."""
     out = tmp_path / "serving" / "1"
-    result = run_cli("-m", "pipeline", "export", "--out", str(out), models_dir=tiny_minilm_dir)
+    result = run_cli("-m", "pipeline", "export", "--out", str(out), models_dir=models_dir)
     assert result.returncode == 0, result.stderr
     loaded = subprocess.run(
         [sys.executable, "-c", LOAD_ELSEWHERE, str(out), json.dumps(TEXTS)],
@@ -104,8 +106,12 @@ def test_export_agrees_with_the_predictor_without_the_project(tiny_minilm_dir, t
     assert loaded.returncode == 0, loaded.stderr
     answer = json.loads(loaded.stdout.splitlines()[-1])
     assert answer["imported"] == []
-    expected = load_predictor(tiny_minilm_dir).predict_proba(TEXTS)
+    expected = load_predictor(models_dir).predict_proba(TEXTS)
     np.testing.assert_allclose(answer["probabilities"], expected, atol=1e-5)
+
+
+def test_export_agrees_with_the_predictor_without_the_project(tiny_minilm_dir, tmp_path):
+    assert_export_agrees_without_the_project(tiny_minilm_dir, tmp_path)
 
 
 def test_cancel_stops_mid_epoch_and_saves_nothing(tiny_encoder, tmp_path):

@@ -135,7 +135,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "fasttext_weight", float, 0.5,
         "weight of the fasttext member in the geometric mean of the members' probabilities "
-        "(minilm gets the rest); 0.5 scored best on the GOP validation parts",
+        "(minilm gets the rest); of 0.3 to 0.7, 0.5 had the best GOP validation mean "
+        "(bench/ensembles.py)",
         0.0, 1.0, used_by=ENSEMBLES,
     ),
     ParamSpec(

@@ -18,6 +18,7 @@ and combines the answers with the same arithmetic.
 import threading
 
 import numpy as np
+from scipy.special import softmax
 
 from pipeline import numpy_model
 from pipeline.backend import keras
@@ -83,9 +84,7 @@ def combine(member_probabilities: list[np.ndarray], weights, temperature: float)
         weight * np.log(np.clip(p, PROBABILITY_FLOOR, 1.0))
         for p, weight in zip(member_probabilities, weights, strict=True)
     )
-    logs = logs / temperature
-    exp = np.exp(logs - logs.max(axis=1, keepdims=True))
-    return (exp / exp.sum(axis=1, keepdims=True)).astype("float32")
+    return softmax(logs / temperature, axis=1).astype("float32")
 
 
 def member_params(params: dict) -> dict[str, dict]:

@@ -179,7 +179,7 @@ def app_models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def browser_models_dir(tmp_path_factory, tiny_models_dir) -> Path:
-    """The shipped models (minilm active) plus the tiny sample version, which, unlike the
+    """The shipped models (minilm+fasttext active) plus the tiny sample version, which, unlike the
     shipped ones, kept its test predictions: the browser's models folder."""
     import shutil
 

@@ -19,12 +19,12 @@ from pipeline import config
 from pipeline.errors import RegistryError
 from pipeline.registry import Registry
 
-KILLS = 14
+KILLS = 10
 TRAIN_ARGS = ["--epochs", "2", "--vocab-size", "2000", "--embedding-dim", "16"]
 
 
 class TrainingRun:
-    """train.py on the sample data in a child process; its stderr goes to a log file."""
+    """train.py on the sample data in a child process; its output goes to a log file."""
 
     def __init__(self, models_dir: Path, seed: int, log: Path):
         command = [sys.executable, "train.py", "--data", str(config.SAMPLE_DATA_PATH)]
@@ -34,8 +34,8 @@ class TrainingRun:
             self.process = subprocess.Popen(
                 command,
                 cwd=config.PROJECT_ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=handle,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
 
@@ -72,16 +72,19 @@ def check_registry(registry: Registry, active: str, loaded: set[str]) -> None:
 def kill_repeatedly(models_dir: Path, logs: Path, kills: int, seed: int) -> dict:
     """Start trainings and SIGKILL them at random points until `kills` kills landed.
 
-    Odd attempts die anywhere between the split and the save, even ones during the save;
-    the windows come from one complete run first. Returns the landed kills per phase.
+    Kills alternate between two phases: anywhere between the split and the save, and
+    during the save. The windows come from one complete run first, and a window halves
+    each time a kill in it comes too late (runs get faster once other tests leave the
+    cores). Returns the landed kills per phase.
     """
     registry = Registry(models_dir)
     active, loaded = registry.active_version(), set()
     calibration = TrainingRun(models_dir, 0, logs / "calibration.log")
     split = calibration.wait_for_line("split:")
     saving = calibration.wait_for_line("saving...")
+    saved = calibration.wait_for_line("saved version")
     assert calibration.process.wait(timeout=300) == 0
-    windows = {"training": saving - split, "saving": time.perf_counter() - saving}
+    windows = {"training": saving - split, "saving": saved - saving}
     check_registry(registry, active, loaded)
 
     rng = random.Random(seed)
@@ -89,7 +92,7 @@ def kill_repeatedly(models_dir: Path, logs: Path, kills: int, seed: int) -> dict
     while sum(landed.values()) < kills:
         attempts += 1
         assert attempts <= 2 * kills, f"only {landed} of {attempts} kills landed mid-run"
-        phase = "training" if attempts % 2 else "saving"
+        phase = min(landed, key=landed.get)  # the phase with fewer kills so far
         run = TrainingRun(models_dir, attempts, logs / f"run-{attempts}.log")
         reached = run.wait_for_line("split:" if phase == "training" else "saving...")
         time.sleep(max(0.0, reached + rng.uniform(0, windows[phase]) - time.perf_counter()))
@@ -98,12 +101,14 @@ def kill_repeatedly(models_dir: Path, logs: Path, kills: int, seed: int) -> dict
         # A run the kill missed must have finished cleanly, not failed.
         assert code in (-9, 0), f"training failed ({code}):\n{run.log.read_text()[-2000:]}"
         landed[phase] += code == -9
+        if code == 0:
+            windows[phase] /= 2
         check_registry(registry, active, loaded)
     return landed
 
 
 def test_training_killed_at_random_points_never_harms_the_registry(tiny_models_dir, tmp_path):
-    # Two lanes, each with its own registry copy, so the 20 kills use both cores.
+    # Two lanes, each with its own registry copy, so the kills use both cores.
     lanes = []
     for lane in range(2):
         (tmp_path / f"logs{lane}").mkdir()
@@ -114,7 +119,7 @@ def test_training_killed_at_random_points_never_harms_the_registry(tiny_models_d
     landed = {phase: sum(r[phase] for r in results) for phase in ("training", "saving")}
     print(f"kills that landed mid-run: {landed}")  # shown with pytest -rP
     assert sum(landed.values()) >= KILLS
-    assert landed["training"] >= 5 and landed["saving"] >= 5, landed
+    assert landed["training"] >= 4 and landed["saving"] >= 4, landed
 
 
 def mount_tmpfs(path: Path, size_bytes: int) -> None:

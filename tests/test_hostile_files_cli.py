@@ -84,10 +84,11 @@ def test_the_predict_cli_scores_or_refuses_each_hostile_file(
         assert scored["text"].str.startswith(case.shows).all()
 
 
-def test_a_bad_row_deep_in_the_file_leaves_no_partial_output(tmp_path, app_models_dir, capsys):
+def test_a_bad_row_deep_in_the_file_leaves_no_partial_output(tmp_path, tiny_models_dir, capsys):
+    # The small fasttext model: what is tested is the chunked reading, not the scoring.
     rows = "".join(f"tweet {i},negative\n" for i in range(25_000))  # past two 10,000-row chunks
     content = f"text,sentiment\n{rows}a, comma too many,positive\n".encode()
-    code, outputs = predict_cli(tmp_path, app_models_dir, content)
+    code, outputs = predict_cli(tmp_path, tiny_models_dir, content)
     stderr = capsys.readouterr().err
     assert_cli_refused(code, stderr, "line 25002 has 3 fields but the header has 2")
     assert outputs == []

@@ -1,20 +1,25 @@
 """Load: concurrent dashboard sessions submitting predictions, one process against two.
 
-    python bench/load.py [--clients 20] [--seconds 60] [--setups bare one two] [--json]
+    python bench/load.py [--clients 20] [--seconds 60] [--setups bare one two explained]
+        [--json]
 
 In one run, one after another, on the shipped default model:
 - `bare`: bench/bare_page.py, a form, a metric and one Altair chart over the same predictor,
   in one `streamlit run` process: the reference for the dashboard's own cost;
 - `one`: the dashboard, one `streamlit run` process;
-- `two`: the dashboard, two processes behind nginx (deploy/replicas.py).
-It reports each one's completed predictions per second and the ratios two/one and one/bare.
+- `two`: the dashboard, two processes behind nginx (deploy/replicas.py);
+- `explained`: the dashboard, one process, with "Explain the words" switched on for every
+  prediction. `one` and `two` leave the switch as a new visitor finds it: on for the
+  n-gram models, off for the transformer ones (pipeline.explain.explained_unasked).
+It reports each one's completed predictions per second and the ratios two/one, one/bare
+and explained/bare.
 
 Each client is one
 websocket session speaking Streamlit's own protocol (BackMsg / ForwardMsg protobufs), as a
 browser tab does: it loads the page, then in a loop types a text into the Predict tab's
 form, clicks Predict and waits for the run to finish. Twenty Chromium pages on a small
 machine would measure the browser, not the server. Every label shown is checked against
-`load_predictor().predict([text])`, and on the dashboard the explanation too. Errors: an
+`load_predictor().predict([text])`, and the explanation too wherever it is switched on. Errors: an
 exception or `st.error` in the page, a missing or wrong label, a run that does not finish
 successfully within 30 s, or a broken websocket (the client then reconnects). Exits 1 on
 any error or if a setup completed nothing.
@@ -47,6 +52,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 from deploy.replicas import free_port, replicas, wait_healthy  # noqa: E402
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
+from pipeline.explain import explained_unasked  # noqa: E402
 
 TIMEOUT = 30.0
 RESULT_LABEL = "Predicted label"
@@ -112,18 +118,23 @@ class Session:
             self.widget_ids["text"] = element.text_area.id
         elif kind == "button" and element.button.form_id == FORM:
             self.widget_ids["submit"] = element.button.id
+        elif kind == "checkbox" and element.checkbox.form_id == FORM:
+            self.widget_ids["explain"] = element.checkbox.id  # "Explain the words"
         elif kind == "html":
             self.html_shown += element.html.body
         elif kind == "metric" and element.metric.label == RESULT_LABEL:
             return re.sub(r"\\(.)", r"\1", element.metric.body)  # undo escape_markdown
         return None
 
-    async def predict(self, text: str) -> tuple[str | None, list[str]]:
-        """Submit the Predict form with `text`, as a click on Predict does."""
+    async def predict(self, text: str, explain: bool | None = None) -> tuple[str | None, list]:
+        """Submit the Predict form with `text`, as a click on Predict does; with `explain`,
+        the form's "Explain the words" switch set to it first (None: left as the page has it)."""
         widgets = [
             WidgetState(id=self.widget_ids["text"], string_value=text),
             WidgetState(id=self.widget_ids["submit"], trigger_value=True),
         ]
+        if explain is not None:
+            widgets.append(WidgetState(id=self.widget_ids["explain"], bool_value=explain))
         return await self.run(widgets, self.fragment_id)
 
 
@@ -152,12 +163,13 @@ async def client(n: int, url: str, texts: list, expected: dict, stats: dict, sta
                 session = Session(ws)
                 _, errors = await asyncio.wait_for(session.run([]), TIMEOUT)
                 fail([f"page load: {message}" for message in errors])
-                if set(session.widget_ids) != {"text", "submit"}:
+                if not {"text", "submit"} <= set(session.widget_ids):
                     return fail(["page load: the Predict form is missing"])
                 while time.perf_counter() < deadline:
                     text, sent = texts[(n * 7 + sent) % len(texts)], sent + 1
                     started = time.perf_counter()
-                    label, errors = await asyncio.wait_for(session.predict(text), TIMEOUT)
+                    answer = session.predict(text, stats["explain"])
+                    label, errors = await asyncio.wait_for(answer, TIMEOUT)
                     took = time.perf_counter() - started
                     errors += check(text, label, session.html_shown, expected, stats["explained"])
                     fail([*errors, f"text {text[:40]!r}"] if errors else [])
@@ -186,10 +198,14 @@ def tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-async def load(base: str, pids: list[int], args, texts, expected, explained=True) -> dict:
+async def load(base: str, pids: list[int], args, texts, expected, setup: str) -> dict:
     """Run every client at once for `args.seconds`, sampling the servers' RSS meanwhile."""
     stats = {"seconds": args.seconds, "completed": 0, "latencies": [], "shown": []}
-    stats |= {"errors": [], "rss": [], "explained": explained}
+    # What the page must show: the explanation where the switch is on, by the user
+    # ("explained") or by the model's default (explain.explained_unasked).
+    explain = True if setup == "explained" else None
+    explained = setup == "explained" or (setup != "bare" and args.explained_unasked)
+    stats |= {"errors": [], "rss": [], "explain": explain, "explained": explained}
 
     def rss() -> float:
         return sum(tree_rss_mib(pid) for pid in pids)
@@ -225,7 +241,7 @@ def servers(setup: str, log):
             ports = [port for port, _ in backends[:2]]
             yield url, [p.pid for _, p in backends[:2]], [f"http://127.0.0.1:{p}" for p in ports]
         return
-    script = "bench/bare_page.py" if setup == "bare" else "streamlit_app.py"
+    script = "bench/bare_page.py" if setup == "bare" else "streamlit_app.py"  # one, explained
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
@@ -300,6 +316,8 @@ def report(args, results: dict) -> dict:
         summary["two_over_one"] = round(rate["two"] / rate["one"], 2)
     if "one" in rate and "bare" in rate and rate["bare"]:
         summary["dashboard_over_bare"] = round(rate["one"] / rate["bare"], 2)
+    if "explained" in rate and "bare" in rate and rate["bare"]:
+        summary["explained_over_bare"] = round(rate["explained"] / rate["bare"], 2)
     if args.json:
         print(json.dumps(summary))
         return summary
@@ -313,8 +331,12 @@ def report(args, results: dict) -> dict:
             f"{f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms; errors {f['errors']}{shown}; "
             f"RSS {r['start']} MiB at start, {r['peak']} MiB peak"
         )
-    for key, text in (("two_over_one", "two processes / one"),
-                      ("dashboard_over_bare", "dashboard / bare page")):  # fmt: skip
+    ratios = {
+        "two_over_one": "two processes / one",
+        "dashboard_over_bare": "dashboard / bare page",
+        "explained_over_bare": "dashboard explaining every prediction / bare page",
+    }
+    for key, text in ratios.items():
         if key in summary:
             print(f"{text}: {summary[key]:.2f}x")
     return summary
@@ -324,6 +346,7 @@ SETUPS = {
     "bare": "bare page (form, metric, one chart), one process",
     "one": "dashboard, one process",
     "two": "dashboard, two processes behind nginx",
+    "explained": "dashboard, one process, every prediction explained",
 }
 
 
@@ -337,7 +360,9 @@ def main() -> None:
     args = parser.parse_args()
     frame = load_labelled_data(config.SAMPLE_DATA_PATH).frame
     texts = list(dict.fromkeys(t for t in frame["text"] if t.strip()))[: args.texts]
-    predictions = load_predictor().predict(texts)
+    predictor = load_predictor()
+    args.explained_unasked = explained_unasked(predictor.metadata.get("architecture"))
+    predictions = predictor.predict(texts)
     expected = {text: p["label"] for text, p in zip(texts, predictions, strict=True)}
     assert set(expected.values()) <= {"negative", "neutral", "positive"}, expected
     args.load_before = os.getloadavg()[0]
@@ -347,7 +372,7 @@ def main() -> None:
             with servers(setup, log) as (url, pids, backends):
                 for backend in backends:
                     asyncio.run(warm_up(backend, texts[0]))
-                stats = asyncio.run(load(url, pids, args, texts, expected, setup != "bare"))
+                stats = asyncio.run(load(url, pids, args, texts, expected, setup))
             log.seek(0)
             results[setup] = figures_of(args, stats, log_problems(log.read()))
     report(args, results)

@@ -4,6 +4,7 @@ import shutil
 
 import pandas as pd
 import pytest
+from conftest import shipped_version
 from streamlit.testing.v1 import AppTest
 
 from pipeline import config
@@ -80,8 +81,33 @@ def test_empty_text_gets_a_message_not_a_prediction(monkeypatch, app_models_dir)
     assert not [m for m in at.metric if m.label == "Predicted label"]
 
 
+def test_the_transformer_default_explains_on_request(monkeypatch, app_models_dir):
+    text = "Great answers tonight, so proud of our candidates!"
+    at = predict(run_app(monkeypatch, app_models_dir), text)
+    switch = at.toggle(key="explain_words_on_request")
+    assert switch.value is False  # the shipped pair: off at first
+    assert metric(at, "Predicted label").value == "positive"
+    assert not at.get("html")
+    assert any("Explain the words" in c.value for c in at.caption)
+    switch.set_value(True)
+    at = at.button(key="FormSubmitter:predict_form-Predict").click().run()
+    assert metric(at, "Predicted label").value == "positive"  # the same label either way
+    explanation = at.get("html")[0].proto.body
+    assert all(word in explanation for word in text.split())
+
+
+def test_a_fasttext_version_explains_at_once(monkeypatch, app_models_dir):
+    at = run_app(monkeypatch, app_models_dir)
+    at.selectbox(key="version").select(shipped_version("fasttext")).run()
+    at = predict(at, "WORST SHOW EVER")
+    assert at.toggle(key="explain_words").value is True
+    assert "WORST" in at.get("html")[0].proto.body
+
+
 def test_user_text_in_the_explanation_is_escaped(monkeypatch, app_models_dir):
-    at = predict(run_app(monkeypatch, app_models_dir), "<img src=x onerror=alert(1)> **bold**")
+    at = run_app(monkeypatch, app_models_dir)
+    at.toggle(key="explain_words_on_request").set_value(True)
+    at = predict(at, "<img src=x onerror=alert(1)> **bold**")
     html = at.get("html")[0].proto.body
     assert "<img" not in html
     assert "&lt;img" in html and "**bold**" in html

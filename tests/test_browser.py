@@ -11,6 +11,7 @@ SCREENSHOT = config.PROJECT_ROOT / "docs" / "screenshot.png"
 
 def test_predict_shows_the_label_and_a_rendered_chart(page):
     page.get_by_label("Text to classify").fill("Great answers tonight, so proud of our candidates!")
+    page.get_by_text("Explain the words").click()  # the shipped transformer explains on request
     page.get_by_role("button", name="Predict").click()
     result = page.get_by_test_id("stMetric").filter(has_text="Predicted label")
     result.get_by_text("positive", exact=True).wait_for()

@@ -1,4 +1,5 @@
-"""Predict tab: one text in, the label, every class's probability and a word explanation."""
+"""Predict tab: one text in, the label, every class's probability and a word explanation
+(at once for the fast models, on request for the transformer ones)."""
 
 import html
 
@@ -7,13 +8,20 @@ import streamlit as st
 
 from pipeline import config
 from pipeline.errors import SentimentError
-from pipeline.explain import explain_by_occlusion
+from pipeline.explain import explain_by_occlusion, explained_unasked
 from pipeline.feedback import record_feedback
 from pipeline.predict import Predictor
 from ui.charts import label_colors, probability_spec
 from ui.common import escape_markdown, show_error
 
 FEEDBACK_COUNT_KEY = "feedback_given"
+# One switch for the models that explain at once and one for those that explain on request,
+# so each keeps the user's own choice when the sidebar changes the model.
+EXPLAIN_KEYS = {True: "explain_words", False: "explain_words_on_request"}
+EXPLAIN_COST = (
+    "With a transformer model that is about ten predictions' work, so it is off until you "
+    "turn it on."
+)
 EXAMPLES = {
     "negative": "WORST SHOW EVER. What a disaster of a debate.",
     "neutral": "Who is moderating the debate tonight?",
@@ -34,8 +42,9 @@ def examples_ui() -> None:
         )
 
 
-def input_ui() -> str | None:
-    """The text box and the Predict button, in a form. Returns the submitted text."""
+def input_ui(explain_default: bool) -> str | None:
+    """The text box, the explanation switch and the Predict button, in a form. Returns the
+    submitted text."""
     with st.form("predict_form"):
         text = st.text_area(
             "Text to classify",
@@ -43,7 +52,15 @@ def input_ui() -> str | None:
             key="predict_text",
             placeholder="Type or paste a tweet…",
         )
-        submitted = st.form_submit_button("Predict", type="primary")
+        left, right = st.columns([1, 3], vertical_alignment="center")
+        submitted = left.form_submit_button("Predict", type="primary")
+        right.toggle(
+            "Explain the words",
+            value=explain_default,
+            key=EXPLAIN_KEYS[explain_default],
+            help="Scores the text once more per word to show which words drove the label. "
+            + ("Cheap for this model." if explain_default else EXPLAIN_COST),
+        )
     return text if submitted else None
 
 
@@ -72,10 +89,15 @@ def explanation_html(explanation: dict, labels: list[str]) -> str:
     )
 
 
-def result_ui(predictor: Predictor, text: str) -> None:
-    """The label with its probability, the probability chart and the explanation."""
-    explanation = explain_by_occlusion(predictor, text)
-    probabilities, label = explanation["probabilities"], explanation["label"]
+def result_ui(predictor: Predictor, text: str, explain: bool = True) -> None:
+    """The label with its probability, the probability chart and, if asked, the explanation
+    (from the same forward pass: the text is the first row of the occlusion batch)."""
+    if explain:
+        explanation = explain_by_occlusion(predictor, text)
+        probabilities, label = explanation["probabilities"], explanation["label"]
+    else:
+        prediction = predictor.predict([text])[0]
+        probabilities, label = prediction["probabilities"], prediction["label"]
     st.metric(
         "Predicted label",
         escape_markdown(label),  # labels come from the training data; a metric renders Markdown
@@ -87,8 +109,11 @@ def result_ui(predictor: Predictor, text: str) -> None:
         {"label": list(probabilities), "probability": list(probabilities.values())}
     )
     st.vega_lite_chart(frame, probability_spec(probabilities), width="stretch")
-    st.markdown("**Why:** each word is removed in turn; its tint shows the class it supports.")
-    st.html(explanation_html(explanation, predictor.labels))
+    if explain:
+        st.markdown("**Why:** each word is removed in turn; its tint shows the class it supports.")
+        st.html(explanation_html(explanation, predictor.labels))
+    else:
+        st.caption("Turn on **Explain the words** and press Predict to see which words drove it.")
     feedback_ui(predictor, text, label)
 
 
@@ -121,7 +146,8 @@ def feedback_ui(predictor: Predictor, text: str, predicted: str) -> None:
 def predict_ui(predictor: Predictor) -> None:
     """The whole Predict tab, as a fragment: a click here reruns this tab, not all five."""
     examples_ui()
-    submitted = input_ui()
+    explain_default = explained_unasked(predictor.metadata.get("architecture"))
+    submitted = input_ui(explain_default)
     if submitted is not None:
         if not submitted.strip():
             st.session_state.pop("prediction_text", None)
@@ -129,4 +155,5 @@ def predict_ui(predictor: Predictor) -> None:
             return
         st.session_state["prediction_text"] = submitted
     if st.session_state.get("prediction_text"):
-        result_ui(predictor, st.session_state["prediction_text"])
+        explain = st.session_state[EXPLAIN_KEYS[explain_default]]
+        result_ui(predictor, st.session_state["prediction_text"], explain)

@@ -9,13 +9,15 @@ whether one quantization can serve both paths. It scores every text of the data 
 - B: the same pair with activation quantization turned off in every int8 layer
   (`inputs_quantizer = None`): weights-only int8, the same int8 weights;
 - LiteRT: B's `minilm` network converted as it is (int8 weights kept) and run by the
-  LiteRT interpreter, combined with the NumPy `fasttext` member.
+  project's LiteRT path (recipes.lite.LiteTransformer: Python WordPiece, length batches),
+  combined with the NumPy `fasttext` member.
 It reports the label agreement and largest probability difference of each pair of them,
 and the validation and test scores of each on the version's own split.
 """
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,31 +28,10 @@ from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 
 from pipeline import config, numpy_model  # noqa: E402
 from pipeline.data import load_labelled_data, split_data  # noqa: E402
-from pipeline.predict import as_model_input  # noqa: E402
 from pipeline.recipes import serving_forward  # noqa: E402
 from pipeline.recipes.ensemble import NAME, combine  # noqa: E402
-from pipeline.recipes.lite import to_tflite  # noqa: E402
+from pipeline.recipes.lite import LITE_FILE, LiteTransformer, to_tflite  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
-
-BATCH = 64
-
-
-def lite_probabilities(flatbuffer: bytes, tokenize, texts: list[str]) -> np.ndarray:
-    """The LiteRT network's probabilities, in batches cut to their longest text."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=flatbuffer, num_threads=2)
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    out = []
-    for start in range(0, len(texts), BATCH):
-        ids = tokenize(as_model_input(texts[start : start + BATCH])).numpy().astype("int32")
-        ids = ids[:, : max(1, int((ids != 0).sum(axis=1).max()))]
-        interpreter.resize_tensor_input(source["index"], ids.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(source["index"], ids)
-        interpreter.invoke()
-        out.append(interpreter.get_tensor(target["index"]).copy())
-    return np.concatenate(out)
 
 
 def agreement(first: np.ndarray, second: np.ndarray) -> str:
@@ -65,8 +46,6 @@ def main() -> None:
     parser.add_argument("--models-dir", default=str(config.DEFAULT_MODELS_DIR))
     parser.add_argument("--version")
     args = parser.parse_args()
-    from pipeline.backend import tf
-
     registry = Registry(args.models_dir)
     version = registry.resolve(args.version)
     meta = registry.metadata(version)
@@ -86,12 +65,14 @@ def main() -> None:
     scored["B"] = serving_forward(model, NAME)(texts)
     print(f"B, weights-only int8 ({len(layers)} layers): {time.perf_counter() - started:.0f} s")
     flatbuffer = to_tflite(minilm.network, int8=False)
-    tokenize = tf.function(
-        lambda batch: minilm.packer(minilm.cleaner(batch))["token_ids"],
-        input_signature=[tf.TensorSpec([None], tf.string)],
-    )
     started = time.perf_counter()
-    members = [lite_probabilities(flatbuffer, tokenize, texts)]
+    with tempfile.TemporaryDirectory() as folder:
+        # The project's LiteRT serving path; the member's cleaning and vocabulary are the
+        # first of their kind in the pair's model.keras.
+        lite_path = Path(folder, LITE_FILE)
+        lite_path.write_bytes(flatbuffer)
+        lite = LiteTransformer(registry.model_file(version), lite_path)
+        members = [lite.predict_proba(texts)]
     members.append(numpy_model.from_keras(fasttext).predict_proba(texts))
     scored["LiteRT"] = combine(members, model.member_weights, model.temperature)
     print(f"LiteRT of B ({len(flatbuffer) / 1e6:.1f} MB): {time.perf_counter() - started:.0f} s")

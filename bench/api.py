@@ -22,23 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import requests  # noqa: E402
 
-from deploy.replicas import free_port  # noqa: E402
+from deploy.replicas import free_port, wait_healthy  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 
 BATCH = 100
-
-
-def wait_healthy(session: requests.Session, url: str, server: subprocess.Popen) -> None:
-    """Return once `url` answers 200 (the model is loaded); raise if the server exits."""
-    while server.poll() is None:
-        try:
-            if session.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"uvicorn exited with code {server.returncode}")
 
 
 def ms(seconds: list[float], q: int) -> float:
@@ -68,10 +56,10 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        base, session = f"http://127.0.0.1:{port}", requests.Session()
-        wait_healthy(session, f"{base}/health", server)
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{base}/health", server, seconds=180)
         healthy = time.perf_counter() - started
-        url = f"{base}/predict"
+        session, url = requests.Session(), f"{base}/predict"
         first = timed(session, url, {"text": texts[0]})
         print(f"uvicorn api:app to a healthy /health: {healthy:.1f} s; first prediction "
               f"{first * 1000:.0f} ms")  # fmt: skip

@@ -36,14 +36,14 @@ def free_port() -> int:
 
 
 def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
-    """Return once `url` answers "ok"; raise if the process exits or time runs out."""
+    """Return once `url` answers 200 (Streamlit's /_stcore/health, or the API's /health
+    once its model is loaded); raise if the process exits or time runs out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[:4]} exited with code {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
-            if response.read() == b"ok":
-                return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
+            return  # urlopen raises HTTPError (an OSError) for any answer but a success
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not become healthy within {seconds:.0f} s")
 

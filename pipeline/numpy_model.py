@@ -22,7 +22,7 @@ from pipeline.text import apply_rules, compile_rules
 
 SMALL_BATCH = 16
 FEW_CODES = 4096
-VOCABULARY_ASSET = "assets/layers/text_vectorization/vocabulary.txt"
+VOCABULARY_ASSET = "text_vectorization/vocabulary.txt"  # an asset of the vectorizer layer
 
 
 def _layers(config: dict) -> list[dict]:
@@ -209,6 +209,41 @@ class NumpyFastText:
         return scale_probabilities(probabilities, self.temperature)
 
 
+def _fasttext_weights(weights: h5py.File) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The embedding matrix, kernel and bias of the one fasttext network in a weights file
+    (at the top of a fasttext version, inside a `minilm+fasttext` pair)."""
+    found = []
+
+    def collect(name: str, group) -> None:  # the fasttext network is the one Sequential
+        if name.endswith("sequential/layers") and {"embedding", "dense"} <= set(group):
+            found.append(group)
+
+    weights.visititems(collect)
+    if len(found) != 1:
+        raise KeyError(f"{len(found)} fasttext networks in the weights")
+    network = found[0]
+    embedding = network["embedding"]["vars"]["0"][()]
+    return embedding, network["dense"]["vars"]["0"][()], network["dense"]["vars"]["1"][()]
+
+
+def read_fasttext(archive: zipfile.ZipFile, config: dict) -> NumpyFastText:
+    """The NumPy fasttext network of an open `.keras` archive.
+
+    Args:
+        archive: the model file.
+        config: the fasttext model's config (the whole config.json, or a pair's member).
+    """
+    vocabulary_file = next(
+        name
+        for name in archive.namelist()
+        if name.endswith(VOCABULARY_ASSET) and "_lookup_layer" not in name
+    )
+    vocabulary = archive.read(vocabulary_file).decode("utf-8").split("\n")
+    with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+        embedding, kernel, bias = _fasttext_weights(weights)
+    return NumpyFastText(config, vocabulary[: len(embedding)], embedding, kernel, bias)
+
+
 def load_numpy_model(path: str | Path) -> NumpyFastText | None:
     """Read a `.keras` file into a NumpyFastText, or None if its network is not fasttext.
 
@@ -226,18 +261,9 @@ def load_numpy_model(path: str | Path) -> NumpyFastText | None:
             names = [layer["config"].get("name") for layer in _layers(config)]
             if "fasttext" not in names:
                 return None
-            vocabulary = archive.read(VOCABULARY_ASSET).decode("utf-8").split("\n")
-            with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
-                network = next(
-                    group["layers"]
-                    for group in weights["layers"].values()
-                    if "layers" in group and "embedding" in group["layers"]
-                )
-                embedding = network["embedding"]["vars"]["0"][()]
-                kernel, bias = network["dense"]["vars"]["0"][()], network["dense"]["vars"]["1"][()]
+            return read_fasttext(archive, config)
     except (OSError, KeyError, ValueError, StopIteration, zipfile.BadZipFile) as exc:
         raise RegistryError(f"Model file {path} could not be read: {exc}") from exc
-    return NumpyFastText(config, vocabulary[: len(embedding)], embedding, kernel, bias)
 
 
 def from_keras(model) -> NumpyFastText | None:

@@ -243,12 +243,6 @@ def _train_and_save(
     started = time.perf_counter()
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
-    lite_copy = None
-    if SPECS_BY_NAME["lite_copy"].applies_to(params["architecture"]) and (
-        params["lite_copy"] == "yes" and lite.available()
-    ):
-        report({"event": "converting"})
-        lite_copy = lite.to_tflite(model.network, int8=params["quantize"] == "int8")
     report({"event": "evaluating"})
     if params.get("quantize") == "int8":
         # Through the plain graph: compiling the float network's shapes too, for one pass,
@@ -256,6 +250,14 @@ def _train_and_save(
         unquantized = serving_predictor(model, params["architecture"], data.labels, max_compiled=0)
         extras["before_quantization"] = evaluate_parts(unquantized, splits, data.labels)
         quantize(model, params["architecture"])
+    lite_copy = None
+    if SPECS_BY_NAME["lite_copy"].applies_to(params["architecture"]) and (
+        params["lite_copy"] == "yes" and lite.available()
+    ):
+        report({"event": "converting"})
+        # The network as it will be stored (quantized), before calibration: serving
+        # applies the temperature itself.
+        lite_copy = lite.to_tflite(lite.transformer_network(model))
     report({"event": "calibrating"})
     model, calibration = calibrate(model, params, splits, data.labels)
     predictor = serving_predictor(model, params["architecture"], data.labels)

@@ -1,6 +1,9 @@
 """The `minilm+fasttext` recipe: both members on one split, one saved model, their
 geometric mean; on the tiny random encoder."""
 
+import json
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -74,13 +77,51 @@ def test_only_the_transformer_member_is_stored_in_int8(ensemble_dir):
     assert all(str(w.dtype) == "float32" for w in fasttext.weights)
 
 
-def test_serving_path_matches_the_saved_model_called_directly(ensemble_dir):
+def test_the_transformer_member_stays_weights_only_int8_when_loaded(ensemble_dir):
+    """int8 weights, float arithmetic: no int8 layer quantizes its inputs after loading,
+    although keras-hub's backbone rebuilds its layers without their quantization config."""
+    root, _ = ensemble_dir
+    minilm, _ = Registry(root).load_model().members
+    int8_layers = [x for x in minilm.network._flatten_layers() if x.quantization_mode == "int8"]
+    assert len(int8_layers) > 5 and minilm.float_activations
+    assert all(getattr(x, "inputs_quantizer", None) is None for x in int8_layers)
+
+
+@pytest.mark.parametrize("backend", ["lite", "keras"])
+def test_serving_path_matches_the_saved_model_called_directly(ensemble_dir, backend):
+    from pipeline.recipes.lite import LitePair
+
     root, _ = ensemble_dir
     model = Registry(root).load_model()
-    predictor = load_predictor(root)
+    predictor = load_predictor(root, backend=backend)
     assert predictor.labels == Registry(root).metadata()["labels"]
+    served_by = getattr(predictor.forward, "__self__", None)
+    assert isinstance(served_by, LitePair) == (backend == "lite")
     direct = np.asarray(model(np.array(MANY_TEXTS, dtype=object)))
     np.testing.assert_allclose(predictor.predict_proba(MANY_TEXTS), direct, atol=1e-5)
+
+
+def test_the_pair_keeps_a_lite_copy_and_serves_without_tensorflow(ensemble_dir):
+    """The pair's LiteRT copy is its weights-only int8 transformer as it is, so it computes
+    the Keras pair's function; served by default, in a process that never imports TF."""
+    root, _ = ensemble_dir
+    meta = Registry(root).metadata()
+    assert "model.tflite" in meta["files"] and meta["lite"]["kept"]
+    assert meta["lite"]["same_label"] == 1.0 and meta["lite"]["largest_difference"] < 1e-5
+    script = f"""
+import json, sys
+from pipeline.predict import load_predictor
+answers = load_predictor({str(root)!r}).predict_proba({MANY_TEXTS!r}).tolist()
+print(json.dumps({{"tensorflow": "tensorflow" in sys.modules, "answers": answers}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=config.PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["tensorflow"] is False
+    direct = np.asarray(Registry(root).load_model()(np.array(MANY_TEXTS, dtype=object)))
+    np.testing.assert_allclose(outcome["answers"], direct, atol=1e-5)
 
 
 def test_export_agrees_with_the_predictor_without_the_project(ensemble_dir, tmp_path):

@@ -104,11 +104,11 @@ def test_the_lite_path_applies_the_saved_temperature(tiny_minilm_dir, tmp_path):
     from pipeline.recipes.transformer import with_temperature
 
     model = unscaled_model(tiny_minilm_dir)
-    content = lite.to_tflite(model.network, int8=False)
+    content = lite.to_tflite(model.network)
     scaled = with_temperature(model, 3.0)
     scaled.save(tmp_path / "model.keras")
     (tmp_path / lite.LITE_FILE).write_bytes(content)
-    served = lite.LiteTransformer(tmp_path / "model.keras", tmp_path / lite.LITE_FILE)
+    served = lite.open_lite_model(tmp_path / "model.keras", tmp_path / lite.LITE_FILE)
     assert served.temperature == 3.0
     texts = load_sample_texts()[:40]
     direct = np.asarray(scaled(np.array(texts, dtype=object)))
@@ -137,7 +137,7 @@ def test_a_network_with_its_temperature_is_refused(tiny_minilm_dir):
 
 def test_a_copy_that_disagrees_is_measured_and_not_kept(tiny_minilm_dir):
     model = unscaled_model(tiny_minilm_dir)
-    content = lite.to_tflite(model.network, int8=False)
+    content = lite.to_tflite(model.network)
     texts = load_sample_texts()[:60]
     expected = np.asarray(model(np.array(texts, dtype=object)))
     assert lite.check_copy(model, content, texts, expected)["kept"]

@@ -79,7 +79,7 @@ class Recipe:
             probabilities; None means pipeline.predict.keras_forward.
         with_temperature: (model, T) -> the model to save, temperature-scaled where its
             serving path runs (see pipeline.calibration).
-        quantize: stores and runs a trained model's large layers in int8, in place, for
+        quantize: stores a trained model's large layers' weights in int8, in place, for
             the `quantize` hyperparameter; None where it does not apply.
     """
 

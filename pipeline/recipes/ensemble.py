@@ -18,7 +18,6 @@ and combines the answers with the same arithmetic.
 import threading
 
 import numpy as np
-from scipy.special import softmax
 
 from pipeline import numpy_model
 from pipeline.backend import keras
@@ -27,6 +26,7 @@ from pipeline.errors import TrainingCancelled
 from pipeline.params import resolve_params
 from pipeline.recipes import ngram, transformer
 from pipeline.recipes.base import Recipe
+from pipeline.recipes.geometric import combine
 
 NAME = "minilm+fasttext"
 MEMBERS = ("minilm", "fasttext")
@@ -76,15 +76,6 @@ class GeometricEnsemble(keras.Model):
         config = dict(config)
         members = [keras.saving.deserialize_keras_object(m) for m in config.pop("members")]
         return cls(members, **config)
-
-
-def combine(member_probabilities: list[np.ndarray], weights, temperature: float) -> np.ndarray:
-    """GeometricEnsemble's arithmetic in NumPy, on the members' probabilities."""
-    logs = sum(
-        weight * np.log(np.clip(p, PROBABILITY_FLOOR, 1.0))
-        for p, weight in zip(member_probabilities, weights, strict=True)
-    )
-    return softmax(logs / temperature, axis=1).astype("float32")
 
 
 def member_params(params: dict) -> dict[str, dict]:

@@ -4,7 +4,8 @@ The saved model runs unchanged, but padding is trimmed per batch: texts are sort
 token length and each batch of up to SERVING_BATCH is cut to its longest text (in
 LENGTH_BUCKET steps), so a short tweet costs a short forward pass.
 
-XLA makes the int8 network several times faster, but it compiles a program per input
+This is the path of versions without a LiteRT copy (recipes.lite). XLA makes the
+network several times faster, but it compiles a program per input
 shape, and each compilation takes a second or more on 2 cores. So serving is tiered: a
 shape seen for the first time runs through the plain TensorFlow graph (one trace serves
 every shape) while a background thread compiles its XLA program; once that is ready, the
@@ -55,8 +56,9 @@ class TieredNetwork:
         # The layers are traced once, here; the XLA function wraps that same graph, so a
         # shape's compilation only compiles (it traces nothing and barely needs the GIL).
         self.plain = plain.get_concrete_function()
-        # XLA fuses int8 matmuls with their rescaling: about twice the speed of the plain
-        # graph here (bench/serving_transformer.py). It compiles each shape once.
+        # XLA fuses the int8 weights' rescaling into the matmuls, and the rest of each
+        # layer: faster than the plain graph here (bench/serving_transformer.py). It
+        # compiles each shape once.
         self.compiled = tf.function(
             lambda inputs: self.plain(inputs), input_signature=[BERT_INPUT_SPEC], jit_compile=True
         )

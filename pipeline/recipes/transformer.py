@@ -77,11 +77,18 @@ class TextClassifier(keras.Model):
         cleaner: a CleanText layer.
         packer: a BertTextClassifierPreprocessor (tokenizer and packing).
         network: the model from build_network.
+        float_activations: the network's int8 layers take float inputs (weights-only int8,
+            see `quantize`). Keras keeps that in each layer's quantization config, but
+            keras-hub's backbone rebuilds its layers from its own arguments when it loads, so
+            the choice is kept here and applied again.
     """
 
-    def __init__(self, cleaner, packer, network, **kwargs):
+    def __init__(self, cleaner, packer, network, float_activations: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.cleaner, self.packer, self.network = cleaner, packer, network
+        self.float_activations = bool(float_activations)
+        if self.float_activations:
+            use_float_activations(network)
         self.built = True  # every part is already built; nothing to trace
 
     def build(self, input_shape=None):
@@ -97,6 +104,7 @@ class TextClassifier(keras.Model):
             "cleaner": serialize(self.cleaner),
             "packer": serialize(self.packer),
             "network": serialize(self.network),
+            "float_activations": self.float_activations,
         }
 
     @classmethod
@@ -134,18 +142,35 @@ def with_temperature(model: TextClassifier, temperature: float) -> TextClassifie
     runs the network alone (after tokenizing outside it).
     """
     network = add_temperature(model.network, temperature)
-    return TextClassifier(model.cleaner, model.packer, network, name=model.name)
+    return TextClassifier(
+        model.cleaner, model.packer, network, model.float_activations, name=model.name
+    )
+
+
+def use_float_activations(network) -> None:
+    """Turn off the per-call quantization of the inputs of a network's int8 layers."""
+    # Model.quantize walks the layers the same way (nested layers included).
+    for layer in network._flatten_layers():
+        if getattr(layer, "inputs_quantizer", None) is not None:
+            layer.inputs_quantizer = None
 
 
 def quantize(model: TextClassifier) -> None:
-    """Store and run the network's dense layers and embeddings in int8 (Keras quantize).
+    """Store the network's dense layers and embeddings in int8, computing in float.
 
-    A quarter of the file size (the shipped version is committed to git) and faster on
-    CPU; bench/serving.py reports how many labels it changes.
+    Weights-only int8 (Keras quantize without an activation quantizer): a quarter of the
+    file size (the shipped version is committed to git), and the same function as the
+    LiteRT copy converted from it (recipes.lite), so both serving paths give the same
+    labels. Keras's default int8 also quantizes each layer's inputs per call, which LiteRT
+    does its own way: copies of such a model disagreed with it on 0.7-1.2 % of the GOP
+    labels (README, "Serving a transformer without TensorFlow").
     """
+    weights_only = keras.quantizers.Int8QuantizationConfig(activation_quantizer=None)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Layer .* does not have a `quantize` method")
-        model.network.quantize("int8")
+        model.network.quantize("int8", config=weights_only)
+    model.float_activations = True
+    use_float_activations(model.network)  # the layers keras-hub builds without the config
 
 
 def _check(params: dict) -> None:

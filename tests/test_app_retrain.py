@@ -96,9 +96,10 @@ def test_the_ensemble_form_shows_the_members_weight_and_the_transformers_setting
     assert at.number_input(key="param_minilm+fasttext_fasttext_weight").value == 0.5
     assert at.number_input(key="param_minilm+fasttext_learning_rate").value == 8e-5
     assert "geometric mean" in " ".join(c.value for c in at.caption)
-    assert "param_minilm+fasttext_quantize" in keys  # a selectbox, as the two below would be
+    assert "param_minilm+fasttext_quantize" in keys  # a selectbox, as the one below would be
+    assert at.selectbox(key="param_minilm+fasttext_lite_copy").value == "yes"
     # Settings the pair does not use are not offered.
-    for name in ("vocab_size", "final_refit", "lite_copy"):
+    for name in ("vocab_size", "final_refit"):
         assert f"param_minilm+fasttext_{name}" not in keys
 
 

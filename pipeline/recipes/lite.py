@@ -106,8 +106,7 @@ def release_heap() -> None:
 
     Converting a MiniLM network allocates about 600 MiB for a moment; glibc keeps that in
     the process after it is freed, and in training it stayed resident through calibration
-    and evaluation. Handing it back took a GOP run from about 2,370 to 2,080 MiB right after
-    the conversion. A no-op off glibc.
+    and evaluation. A no-op off glibc.
     """
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):

@@ -65,13 +65,14 @@ def measure_shipped(data, version: str) -> dict:
 
 def measure_fasttext(data, seed: int) -> dict:
     """Train fasttext on one split seed and calibrate it as training does."""
-    from pipeline.train import fit_model
+    from pipeline.train import fit_model, predict_parts, serving_predictor
 
     params = resolve_params({"architecture": "fasttext", "seed": seed})
     splits = split_data(data, seed)
     started = time.perf_counter()
     model, _, _ = fit_model(splits, data.labels, params)
-    _, record = calibrate(model, params, splits, data.labels)
+    unscaled = predict_parts(serving_predictor(model, "fasttext", data.labels), splits)
+    _, record, _ = calibrate(model, params, unscaled, splits, data.labels)
     return {"seed": seed, **figures(record), "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -187,32 +187,36 @@ def choose_temperature(validation, y_validation, test, y_test, fit: bool = True)
     }
 
 
-def calibrate(model, params: dict, splits, labels: list[str]):
+def calibrate(model, params: dict, unscaled: dict, splits, labels: list[str]):
     """Temperature-scale a freshly trained model when that lowers its validation ECE.
 
     Args:
         model: the end-to-end model, after any quantization.
         params: its hyperparameters (`architecture`, `final_refit`).
+        unscaled: that model's probabilities on the split's "validation" and "test" parts.
         splits: the split it was trained on.
         labels: the label order.
 
     Returns:
         The model to save (with a TemperatureScaling layer when applied, else the same
-        model) and the `calibration` record (see `choose_temperature`).
+        model), the `calibration` record (see `choose_temperature`), and the saved model's
+        probabilities on both parts: the unscaled ones at the chosen temperature, as the
+        TemperatureScaling layer computes them (scale_probabilities), so the network does
+        not run over them again.
     """
-    from pipeline.predict import Predictor
-    from pipeline.recipes import get_recipe, serving_forward
+    from pipeline.recipes import get_recipe
 
-    predictor = Predictor(serving_forward(model, params["architecture"]), labels)
     record = choose_temperature(
-        predictor.predict_proba(splits.validation["text"]),
+        unscaled["validation"],
         encode(splits.validation["label"], labels),
-        predictor.predict_proba(splits.test["text"]),
+        unscaled["test"],
         encode(splits.test["label"], labels),
         # After a final refit the network has trained on the validation part, so a
         # temperature fitted there would be fitted on seen data.
         fit=params.get("final_refit") != "yes",
     )
-    if record["applied"]:
-        model = get_recipe(params["architecture"]).with_temperature(model, record["temperature"])
-    return model, record
+    if not record["applied"]:
+        return model, record, dict(unscaled)
+    model = get_recipe(params["architecture"]).with_temperature(model, record["temperature"])
+    scaled = {part: scale_probabilities(p, record["temperature"]) for part, p in unscaled.items()}
+    return model, record, scaled

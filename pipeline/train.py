@@ -27,6 +27,7 @@ from pipeline.text import normalize_for_grouping
 from pipeline.tracking import track_training
 
 ProgressReport = Callable[[dict], None]
+PARTS = ("test", "validation")
 
 
 def fit_model(
@@ -86,16 +87,19 @@ def quantize(model, architecture: str) -> None:
     get_recipe(architecture).quantize(model)
 
 
-def serving_predictor(model, architecture: str, labels: list[str], **options) -> Predictor:
+def serving_predictor(model, architecture: str, labels: list[str]) -> Predictor:
     """The predictor a freshly trained model is evaluated with: the recipe's serving path.
+
+    A transformer's runs the plain graph, with no XLA program compiled: for one pass over
+    the evaluation texts compiling gains nothing, and each compiled shape stays in memory
+    (it raised a GOP fine-tune's peak RSS by about 190 MiB at one point).
 
     Args:
         model: the end-to-end model.
         architecture: its architecture.
         labels: the label order.
-        **options: see pipeline.recipes.serving_forward.
     """
-    return Predictor(serving_forward(model, architecture, **options), labels)
+    return Predictor(serving_forward(model, architecture, max_compiled=0), labels)
 
 
 def _check_lite_copy(model, content: bytes, splits: Splits, probabilities: dict) -> dict:
@@ -171,24 +175,17 @@ def train_and_save(
         )  # fmt: skip
 
 
-def evaluate_parts(
-    predictor: Predictor, splits: Splits, labels: list[str], probabilities: dict | None = None
-) -> dict:
-    """Metrics on the test and validation parts.
+def predict_parts(predictor: Predictor, splits: Splits) -> dict:
+    """The predictor's probabilities on the "test" and "validation" parts."""
+    return {part: predictor.predict_proba(getattr(splits, part)["text"]) for part in PARTS}
 
-    Args:
-        predictor: the serving predictor.
-        splits: the split.
-        labels: the label order.
-        probabilities: if given, filled with each part's predicted probabilities.
-    """
-    metrics = {}
-    for part, frame in (("test", splits.test), ("validation", splits.validation)):
-        predicted = predictor.predict_proba(frame["text"])
-        if probabilities is not None:
-            probabilities[part] = predicted
-        metrics[part] = evaluate_predictions(frame["label"].tolist(), predicted, labels)
-    return metrics
+
+def evaluate_parts(probabilities: dict, splits: Splits, labels: list[str]) -> dict:
+    """Metrics on the test and validation parts, from predict_parts' probabilities."""
+    return {
+        part: evaluate_predictions(getattr(splits, part)["label"].tolist(), p, labels)
+        for part, p in probabilities.items()
+    }
 
 
 def train_and_save_prepared(
@@ -243,13 +240,18 @@ def _train_and_save(
     started = time.perf_counter()
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
+    lite.release_heap()  # the trained network's optimizer state and training graphs
     report({"event": "evaluating"})
     if params.get("quantize") == "int8":
-        # Through the plain graph: compiling the float network's shapes too, for one pass,
-        # raised a GOP fine-tune's peak RSS by about 190 MiB (its highest point).
-        unquantized = serving_predictor(model, params["architecture"], data.labels, max_compiled=0)
-        extras["before_quantization"] = evaluate_parts(unquantized, splits, data.labels)
+        # No name keeps the float model's predictor: its traced graph holds the float
+        # weights, which quantizing replaces, and they are released with it.
+        extras["before_quantization"] = evaluate_parts(
+            predict_parts(serving_predictor(model, params["architecture"], data.labels), splits),
+            splits,
+            data.labels,
+        )
         quantize(model, params["architecture"])
+        lite.release_heap()
     lite_copy = None
     if SPECS_BY_NAME["lite_copy"].applies_to(params["architecture"]) and (
         params["lite_copy"] == "yes" and lite.available()
@@ -259,10 +261,9 @@ def _train_and_save(
         # applies the temperature itself.
         lite_copy = lite.to_tflite(lite.transformer_network(model))
     report({"event": "calibrating"})
-    model, calibration = calibrate(model, params, splits, data.labels)
-    predictor = serving_predictor(model, params["architecture"], data.labels)
-    probabilities = {}
-    metrics = evaluate_parts(predictor, splits, data.labels, probabilities)
+    unscaled = predict_parts(serving_predictor(model, params["architecture"], data.labels), splits)
+    model, calibration, probabilities = calibrate(model, params, unscaled, splits, data.labels)
+    metrics = evaluate_parts(probabilities, splits, data.labels)
     report({"event": "analysing"})
     files = {PREDICTIONS_FILE: predictions_csv(splits.test, probabilities["test"], data.labels)}
     files.update(run.files())
@@ -270,7 +271,7 @@ def _train_and_save(
         extras["lite"] = _check_lite_copy(model, lite_copy, splits, probabilities)
         if extras["lite"]["kept"]:
             files[lite.LITE_FILE] = lite_copy
-    behaviour = run_behaviour_checks(predictor)
+    behaviour = run_behaviour_checks(serving_predictor(model, params["architecture"], data.labels))
     report({"event": "baseline"})
     if baseline is None:
         baseline = baseline_metrics(splits, data.labels)

@@ -135,6 +135,22 @@ def test_training_records_calibration_measured_on_the_saved_models_test_predicti
     )
 
 
+def test_recorded_test_predictions_and_metrics_are_the_saved_models_own(calibrated):
+    # Training scales the unscaled model's probabilities instead of running the calibrated
+    # model again; the saved model must give the same answers.
+    from pipeline.evaluate import evaluate_predictions
+
+    registry, version, metadata = calibrated
+    predictions = load_predictions(registry, version)
+    labels = metadata["labels"]
+    recorded = predictions[[prob_column(label) for label in labels]].to_numpy()
+    served = load_predictor(registry.root, version, "keras").predict_proba(predictions["text"])
+    np.testing.assert_allclose(recorded, served, atol=1e-5, rtol=0)
+    measured = evaluate_predictions(predictions["label"].tolist(), served, labels)
+    assert measured["accuracy"] == pytest.approx(metadata["metrics"]["accuracy"])
+    assert measured["macro_f1"] == pytest.approx(metadata["metrics"]["macro_f1"])
+
+
 def test_the_temperature_lives_in_the_saved_model_and_loads_in_safe_mode(calibrated):
     from pipeline.backend import keras
     from pipeline.recipes.base import TemperatureScaling

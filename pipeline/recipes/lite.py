@@ -253,6 +253,7 @@ def check_copy(model, content: bytes, texts: list[str], expected: np.ndarray) ->
         model.save(model_path)
         lite_path.write_bytes(content)
         got = open_lite_model(model_path, lite_path).predict_proba(texts)
+    release_heap()  # the interpreter's weights and arena
     same = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
     return {
         "texts": len(texts),

@@ -244,18 +244,24 @@ class LitePair:
         return combine(answers, self.weights, self.temperature)
 
 
-def open_lite_model(model_path, lite_path) -> LiteTransformer | LitePair:
-    """The LiteRT forward pass of a saved transformer version or pair, and its model.tflite."""
+def open_lite_model(model_path, lite_path, interpreters: int = 2) -> LiteTransformer | LitePair:
+    """The LiteRT forward pass of a saved transformer version or pair, and its model.tflite.
+
+    `interpreters`: see LiteTransformer (training's one check takes 1, for its memory).
+    """
     with zipfile.ZipFile(model_path) as archive:
         config = json.loads(archive.read("config.json"))
         vocabulary_file = next(n for n in archive.namelist() if n.endswith(VOCABULARY_SUFFIX))
         vocabulary = archive.read(vocabulary_file).decode("utf-8").split("\n")
         if config["class_name"] != "GeometricEnsemble":
-            return LiteTransformer(config, vocabulary, lite_path)
+            return LiteTransformer(config, vocabulary, lite_path, interpreters=interpreters)
         pair = config["config"]
         transformer_config, fasttext_config = pair["members"]
         fasttext: NumpyFastText = read_fasttext(archive, fasttext_config)
-    members = [LiteTransformer(transformer_config, vocabulary, lite_path), fasttext]
+    transformer = LiteTransformer(
+        transformer_config, vocabulary, lite_path, interpreters=interpreters
+    )
+    members = [transformer, fasttext]
     return LitePair(members, pair["weights"], pair["temperature"])
 
 
@@ -285,7 +291,7 @@ def check_copy(model, content: bytes, texts: list[str], expected: np.ndarray) ->
         model_path, lite_path = Path(folder, "model.keras"), Path(folder, LITE_FILE)
         model.save(model_path)
         lite_path.write_bytes(content)
-        got = open_lite_model(model_path, lite_path).predict_proba(texts)
+        got = open_lite_model(model_path, lite_path, interpreters=1).predict_proba(texts)
     release_heap()  # the interpreter's weights and arena
     same = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
     return {

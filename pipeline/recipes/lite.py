@@ -172,6 +172,7 @@ class LiteTransformer:
             interpreter = Interpreter(model_path=str(lite_path), num_threads=threads)
             quietly(interpreter.allocate_tensors)  # it prints a line creating its CPU delegate
             self.pool.put(_Runner(interpreter))
+        self.interpreters = interpreters
         self.workers = ThreadPoolExecutor(interpreters, thread_name_prefix="litert")
 
     def token_ids(self, texts: list[str]) -> np.ndarray:
@@ -193,7 +194,10 @@ class LiteTransformer:
         batches = length_batches(token_lengths(token_ids), SERVING_BATCH)
         # No padding of rows: LiteRT resizes to any shape without compiling anything. The
         # batches go to all the interpreters at once (invoke releases the GIL).
-        answers = self.workers.map(lambda index: self.run(trim(token_ids[index])), batches)
+        # One batch (a single text) or one interpreter runs here: no thread hop, and no
+        # worker thread is ever started (ThreadPoolExecutor starts them on first use).
+        spread = self.workers.map if len(batches) > 1 and self.interpreters > 1 else map
+        answers = spread(lambda index: self.run(trim(token_ids[index])), batches)
         out = None
         for index, probabilities in zip(batches, answers, strict=True):
             if out is None:

@@ -21,7 +21,7 @@ from pipeline.evaluate import evaluate_predictions
 from pipeline.jobs import training_slot
 from pipeline.params import SPECS_BY_NAME
 from pipeline.predict import Predictor
-from pipeline.recipes import get_recipe, lite, serving_forward
+from pipeline.recipes import get_recipe, lite, lite_convert, serving_forward
 from pipeline.registry import Registry
 from pipeline.text import normalize_for_grouping
 from pipeline.tracking import track_training
@@ -106,7 +106,7 @@ def _check_lite_copy(model, content: bytes, splits: Splits, probabilities: dict)
     """Compare the LiteRT copy with the Keras model on the validation and test texts."""
     texts = [*splits.validation["text"], *splits.test["text"]]
     expected = np.concatenate([probabilities["validation"], probabilities["test"]])
-    return lite.check_copy(model, content, texts, expected)
+    return lite_convert.check_copy(model, content, texts, expected)
 
 
 def add_training_rows(splits: Splits, rows: pd.DataFrame, labels: list[str]) -> tuple[Splits, int]:
@@ -240,7 +240,7 @@ def _train_and_save(
     started = time.perf_counter()
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
-    lite.release_heap()  # the trained network's optimizer state and training graphs
+    lite_convert.release_heap()  # the trained network's optimizer state and training graphs
     report({"event": "evaluating"})
     if params.get("quantize") == "int8":
         # No name keeps the float model's predictor: its traced graph holds the float
@@ -251,7 +251,7 @@ def _train_and_save(
             data.labels,
         )
         quantize(model, params["architecture"])
-        lite.release_heap()
+        lite_convert.release_heap()
     lite_copy = None
     if SPECS_BY_NAME["lite_copy"].applies_to(params["architecture"]) and (
         params["lite_copy"] == "yes" and lite.available()
@@ -259,7 +259,7 @@ def _train_and_save(
         report({"event": "converting"})
         # The network as it will be stored (quantized), before calibration: serving
         # applies the temperature itself.
-        lite_copy = lite.to_tflite(lite.transformer_network(model))
+        lite_copy = lite_convert.to_tflite(lite_convert.transformer_network(model))
     report({"event": "calibrating"})
     unscaled = predict_parts(serving_predictor(model, params["architecture"], data.labels), splits)
     model, calibration, probabilities = calibrate(model, params, unscaled, splits, data.labels)

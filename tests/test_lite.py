@@ -15,7 +15,7 @@ from test_hostile_input import HOSTILE
 from pipeline import config
 from pipeline.data import load_labelled_data
 from pipeline.predict import load_predictor
-from pipeline.recipes import lite
+from pipeline.recipes import lite, lite_convert
 from pipeline.registry import Registry
 from pipeline.text import apply_rules, compile_rules
 
@@ -70,7 +70,9 @@ def test_a_trained_transformer_keeps_a_lite_copy_that_agrees(tiny_minilm_dir):
     registry = Registry(tiny_minilm_dir)
     metadata = registry.metadata()
     assert lite.LITE_FILE in metadata["files"]
-    assert metadata["lite"]["kept"] and metadata["lite"]["same_label"] >= lite.MIN_SAME_LABEL
+    assert (
+        metadata["lite"]["kept"] and metadata["lite"]["same_label"] >= lite_convert.MIN_SAME_LABEL
+    )
     texts = load_sample_texts()
     served = load_predictor(tiny_minilm_dir)
     assert isinstance(served.forward.__self__, lite.LiteTransformer)
@@ -104,7 +106,7 @@ def test_the_lite_path_applies_the_saved_temperature(tiny_minilm_dir, tmp_path):
     from pipeline.recipes.transformer import with_temperature
 
     model = unscaled_model(tiny_minilm_dir)
-    content = lite.to_tflite(model.network)
+    content = lite_convert.to_tflite(model.network)
     scaled = with_temperature(model, 3.0)
     scaled.save(tmp_path / "model.keras")
     (tmp_path / lite.LITE_FILE).write_bytes(content)
@@ -127,22 +129,47 @@ def unscaled_model(models_dir):
     return TextClassifier(model.cleaner, model.packer, network)
 
 
+def test_an_int8_network_is_converted_with_its_dense_weights_unpacked(tiny_minilm_dir):
+    """The weights-only int8 network's dense kernels are cast to float once, at conversion;
+    the only int8 casts left are of the embedding rows a call looks up."""
+    from pipeline.backend import tf
+    from pipeline.recipes.transformer import quantize
+
+    model = unscaled_model(tiny_minilm_dir)
+    quantize(model)
+    graph_def = lite_convert.freeze(model.network)
+
+    def int8_casts() -> int:
+        int8 = tf.int8.as_datatype_enum
+        return sum(n.op == "Cast" and n.attr["SrcT"].type == int8 for n in graph_def.node)
+
+    before = int8_casts()
+    folded = lite_convert.unpack_int8_weights(graph_def)
+    assert folded >= 6 * 2  # q, k, v, output and the two FFN kernels of its 2 layers
+    assert int8_casts() == before - folded == 2  # the token and segment embeddings
+    content = lite_convert.to_tflite(model.network)
+    texts = load_sample_texts()[:60]
+    expected = np.asarray(model(np.array(texts, dtype=object)))
+    report = lite_convert.check_copy(model, content, texts, expected)
+    assert report["same_label"] == 1.0 and report["largest_difference"] < 1e-4
+
+
 def test_a_network_with_its_temperature_is_refused(tiny_minilm_dir):
     from pipeline.recipes.transformer import with_temperature
 
     scaled = with_temperature(unscaled_model(tiny_minilm_dir), 2.0)
     with pytest.raises(ValueError, match="before calibration"):
-        lite.to_tflite(scaled.network)
+        lite_convert.to_tflite(scaled.network)
 
 
 def test_a_copy_that_disagrees_is_measured_and_not_kept(tiny_minilm_dir):
     model = unscaled_model(tiny_minilm_dir)
-    content = lite.to_tflite(model.network)
+    content = lite_convert.to_tflite(model.network)
     texts = load_sample_texts()[:60]
     expected = np.asarray(model(np.array(texts, dtype=object)))
-    assert lite.check_copy(model, content, texts, expected)["kept"]
+    assert lite_convert.check_copy(model, content, texts, expected)["kept"]
     wrong = np.roll(expected, 1, axis=1)  # every label moved to another class
-    report = lite.check_copy(model, content, texts, wrong)
+    report = lite_convert.check_copy(model, content, texts, wrong)
     assert not report["kept"] and report["same_label"] < 0.5
     assert report["largest_difference"] > 0.01 and report["texts"] == 60
 

@@ -2,9 +2,9 @@
 
 Importing TensorFlow takes seconds and about 700 MiB before any model loads, which is most
 of a transformer's cold start and serving memory. So when a `minilm`, `minilm-frozen` or
-`minilm+fasttext` version is saved, its transformer network, as it is stored (weights-only
-int8 when quantized: recipes.transformer.quantize), is also converted to a LiteRT
-(TensorFlow Lite) flatbuffer, `model.tflite`, kept beside `model.keras`. Serving then needs
+`minilm+fasttext` version is saved, its transformer network is also converted to a LiteRT
+(TensorFlow Lite) flatbuffer, `model.tflite`, kept beside `model.keras` (at save time, with
+TensorFlow: pipeline.recipes.lite_convert). Serving then needs
 only `ai-edge-litert` (the LiteRT interpreter, with its XNNPACK CPU kernels), NumPy and
 `pipeline.recipes.wordpiece`:
 
@@ -14,22 +14,15 @@ only `ai-edge-litert` (the LiteRT interpreter, with its XNNPACK CPU kernels), Nu
 and for a pair, the fasttext member's NumPy forward pass (pipeline.numpy_model) and the
 geometric mean (recipes.geometric). The cleaning rules, vocabulary, sequence length, member
 weights and temperature are read from the `.keras` file itself, so the two files cannot
-disagree on them. `to_tflite` (at save time) needs TensorFlow; everything else here must
-not import it.
+disagree on them. Nothing here may import TensorFlow.
 """
 
-import contextlib
-import ctypes
-import gc
 import importlib
 import importlib.util
 import json
 import queue
-import tempfile
-import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
@@ -49,69 +42,6 @@ from pipeline.text import apply_rules, compile_rules
 
 LITE_FILE = "model.tflite"
 VOCABULARY_SUFFIX = "tokenizer/vocabulary.txt"
-# Serving by LiteRT is kept only if it gives the Keras model's label on at least this share
-# of the validation texts (issue 12's bar for any faster path).
-MIN_SAME_LABEL = 0.995
-
-
-def to_tflite(network) -> bytes:
-    """Convert a BERT network (token ids -> probabilities) to LiteRT, as it is.
-
-    A weights-only int8 network (recipes.transformer.quantize) keeps its int8 weights and
-    the float arithmetic it runs in Keras, so the copy computes the same function: no
-    converter quantization is asked for. (LiteRT's own dynamic-range quantization also
-    quantizes activations, its own way, and changed 1.2 % of a GOP fine-tune's labels.)
-
-    Args:
-        network: the recipe's network (inputs token_ids, padding_mask, segment_ids), float32
-            or weights-only int8, before calibration (serving applies the temperature).
-
-    Returns:
-        The flatbuffer, taking token_ids (batch, length) int32 with 0 for padding.
-    """
-    from pipeline.backend import tf  # first: it hides TensorFlow's start-up banner
-
-    # The converter needs the weights as constants; Keras 3 variables otherwise stay
-    # resource variables, which the interpreter would see uninitialised.
-    constants = importlib.import_module("tensorflow.python.framework.convert_to_constants")
-
-    if any(layer.name == "temperature" for layer in network.layers):
-        raise ValueError("convert the network before calibration: serving applies T itself")
-
-    @tf.function(input_signature=[tf.TensorSpec((None, None), tf.int32, name="token_ids")])
-    def serve(token_ids):
-        inputs = {
-            "token_ids": token_ids,
-            "padding_mask": token_ids != 0,
-            "segment_ids": tf.zeros_like(token_ids),
-        }
-        return network(inputs, training=False)
-
-    from absl import logging as absl_logging  # a TensorFlow dependency
-
-    frozen = constants.convert_variables_to_constants_v2(serve.get_concrete_function())
-    verbosity = absl_logging.get_verbosity()  # the converter logs deprecation notices there
-    absl_logging.set_verbosity(absl_logging.ERROR)
-    try:
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return converter.convert()
-    finally:
-        absl_logging.set_verbosity(verbosity)
-        release_heap()
-
-
-def release_heap() -> None:
-    """Hand freed heap back to the system (glibc keeps it otherwise).
-
-    Converting a MiniLM network allocates about 600 MiB for a moment; glibc keeps that in
-    the process after it is freed, and in training it stayed resident through calibration
-    and evaluation. A no-op off glibc.
-    """
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _find(config, class_name: str) -> dict | None:
@@ -166,7 +96,7 @@ class LiteTransformer:
         # queue behind one (an interpreter's tensors are not thread-safe): 20 dashboard
         # sessions completed 13.1 predictions/s with one 2-thread interpreter, 23.6/s with
         # two, and 28.1/s with two of one thread (bench/load.py --setups one, 2026-12-03).
-        # Each holds its own float copy of the weights (XNNPACK unpacks the int8 ones).
+        # Each holds its own copy of the weights, packed for XNNPACK's kernels.
         self.pool: queue.LifoQueue = queue.LifoQueue()  # a lone request reuses a warm one
         for _ in range(interpreters):
             interpreter = Interpreter(model_path=str(lite_path), num_threads=threads)
@@ -267,43 +197,6 @@ def open_lite_model(model_path, lite_path, interpreters: int = 2) -> LiteTransfo
     )
     members = [transformer, fasttext]
     return LitePair(members, pair["weights"], pair["temperature"])
-
-
-def transformer_network(model):
-    """The network a version's LiteRT copy is converted from (a pair's: its transformer's)."""
-    return (model.members[0] if hasattr(model, "members") else model).network
-
-
-def check_copy(model, content: bytes, texts: list[str], expected: np.ndarray) -> dict:
-    """How closely a LiteRT copy follows the Keras model it was converted from.
-
-    The copy is loaded as serving loads it (from a saved `.keras` file and the flatbuffer),
-    so this also checks that the cleaning, vocabulary, member weights and temperature read
-    back.
-
-    Args:
-        model: the end-to-end Keras model, as it will be saved (quantized, calibrated).
-        content: to_tflite's output, from the same network before calibration.
-        texts: texts to compare on (training uses the validation and test parts).
-        expected: the Keras serving path's probabilities for them.
-
-    Returns:
-        {"texts", "same_label" (share), "largest_difference" (in any probability),
-        "kept": whether serving may use the copy (same_label >= MIN_SAME_LABEL)}.
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        model_path, lite_path = Path(folder, "model.keras"), Path(folder, LITE_FILE)
-        model.save(model_path)
-        lite_path.write_bytes(content)
-        got = open_lite_model(model_path, lite_path, interpreters=1).predict_proba(texts)
-    release_heap()  # the interpreter's weights and arena
-    same = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
-    return {
-        "texts": len(texts),
-        "same_label": round(same, 5),
-        "largest_difference": round(float(np.abs(got - expected).max()), 7),
-        "kept": same >= MIN_SAME_LABEL,
-    }
 
 
 def available() -> bool:

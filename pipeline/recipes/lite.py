@@ -17,7 +17,6 @@ weights and temperature are read from the `.keras` file itself, so the two files
 disagree on them. Nothing here may import TensorFlow.
 """
 
-import importlib
 import importlib.util
 import json
 import queue

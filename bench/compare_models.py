@@ -37,6 +37,10 @@ CANDIDATES = {
     "minilm, fourth-root weights": {"architecture": "minilm", "class_weighting": "fourth-root"},
     "minilm-frozen": {"architecture": "minilm-frozen"},
     "minilm+fasttext": {"architecture": "minilm+fasttext"},
+    "minilm+fasttext, fixed token embeddings": {
+        "architecture": "minilm+fasttext",
+        "token_embeddings": "fixed",
+    },
     "fasttext": {},
     "fasttext, final refit": {"final_refit": "yes"},
     "lstm (tutorial)": {"architecture": "lstm", "class_weighting": "none"},

@@ -22,6 +22,7 @@ from pipeline.jobs import training_slot
 from pipeline.params import SPECS_BY_NAME
 from pipeline.predict import Predictor
 from pipeline.recipes import get_recipe, lite, lite_convert, serving_forward
+from pipeline.recipes.base import release_heap
 from pipeline.registry import Registry
 from pipeline.text import normalize_for_grouping
 from pipeline.tracking import track_training
@@ -240,7 +241,7 @@ def _train_and_save(
     started = time.perf_counter()
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
-    lite_convert.release_heap()  # the trained network's optimizer state and training graphs
+    release_heap()  # what fitting left (the recipes drop their optimizer state)
     report({"event": "evaluating"})
     if params.get("quantize") == "int8":
         # No name keeps the float model's predictor: its traced graph holds the float
@@ -251,7 +252,7 @@ def _train_and_save(
             data.labels,
         )
         quantize(model, params["architecture"])
-        lite_convert.release_heap()
+        release_heap()
     lite_copy = None
     if SPECS_BY_NAME["lite_copy"].applies_to(params["architecture"]) and (
         params["lite_copy"] == "yes" and lite.available()

@@ -164,6 +164,31 @@ def test_frozen_recipe_keeps_the_encoder_weights(tiny_encoder, sample_splits):
         np.testing.assert_array_equal(before, after)
 
 
+def test_fixed_token_embeddings_stay_pretrained_while_the_rest_trains(tiny_encoder, sample_splits):
+    from pipeline.recipes import get_recipe
+    from pipeline.recipes.encoder import load_encoder
+
+    data, splits = sample_splits
+    params = resolve_params(
+        {"architecture": "minilm", "epochs": 1, "quantize": "none", "token_embeddings": "fixed"}
+    )
+    model, _, _ = get_recipe("minilm").fit(splits, data.labels, params)
+    pretrained, _ = load_encoder()
+    trained = model.network.get_layer("pooled_encoder").get_layer(pretrained.name)
+    np.testing.assert_array_equal(
+        pretrained.token_embedding.get_weights()[0], trained.token_embedding.get_weights()[0]
+    )
+    moved = [
+        not np.array_equal(before, after)
+        for before, after in zip(pretrained.get_weights(), trained.get_weights(), strict=True)
+    ]
+    assert sum(moved) > len(moved) // 2  # the transformer layers were fine-tuned
+    assert trained.token_embedding.trainable  # the saved model is as trainable as before
+    # What only fitting needs (the optimizer's two copies of every weight) is let go.
+    assert getattr(model.network, "optimizer", None) is None
+    assert getattr(model.network, "train_function", None) is None
+
+
 def test_int8_version_is_smaller_and_close(tiny_minilm_dir, tmp_path):
     """The same training as `tiny_minilm_dir`'s float version (same seed and rows), stored
     in int8: smaller, and its probabilities close to the float version's."""

@@ -5,6 +5,9 @@ fields, so a new architecture is one new module plus its entry in `pipeline.reci
 its defaults in `pipeline.params`.
 """
 
+import contextlib
+import ctypes
+import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,6 +143,34 @@ def training_callbacks(params: dict, report, stop_event) -> list:
             )
         )
     return callbacks
+
+
+def release_heap() -> None:
+    """Hand freed heap back to the system (glibc keeps it otherwise).
+
+    Converting a MiniLM network allocates about 600 MiB for a moment; glibc keeps that in
+    the process after it is freed, and in training it stayed resident through calibration
+    and evaluation. A no-op off glibc.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def release_training_state(network) -> None:
+    """Let go of what only fitting needs, once `fit` has returned.
+
+    The optimizer (AdamW keeps two float32 copies of every trainable weight: 180 MB for
+    MiniLM) and the traced train and test functions would otherwise stay with the network
+    through evaluation, conversion and saving. Measured on a 1,500-row MiniLM fit, the
+    resident memory after it fell by only about 50 MiB (1,939 to 1,891 MiB): TensorFlow
+    keeps most of what fitting took. The network still predicts, and is saved without an
+    optimizer, as before.
+    """
+    network.optimizer = None
+    network.train_function = None
+    network.test_function = None
+    release_heap()
 
 
 def encode_labels(labels: list[str], values) -> np.ndarray:

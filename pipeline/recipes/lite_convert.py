@@ -6,9 +6,6 @@ training keeps the copy only if it gives the same label on at least MIN_SAME_LAB
 validation and test texts.
 """
 
-import contextlib
-import ctypes
-import gc
 import importlib
 import tempfile
 import warnings
@@ -16,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.recipes.base import release_heap
 from pipeline.recipes.lite import LITE_FILE, open_lite_model
 
 # Serving by LiteRT is kept only if it gives the Keras model's label on at least this share
@@ -138,18 +136,6 @@ def unpack_int8_weights(graph_def) -> int:
         node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
         folded += 1
     return folded
-
-
-def release_heap() -> None:
-    """Hand freed heap back to the system (glibc keeps it otherwise).
-
-    Converting a MiniLM network allocates about 600 MiB for a moment; glibc keeps that in
-    the process after it is freed, and in training it stayed resident through calibration
-    and evaluation. A no-op off glibc.
-    """
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def transformer_network(model):

@@ -9,7 +9,13 @@ import threading
 
 from pipeline.backend import keras, tf
 from pipeline.errors import ParameterError, TrainingCancelled
-from pipeline.recipes.base import Recipe, class_weights, encoded_splits, training_callbacks
+from pipeline.recipes.base import (
+    Recipe,
+    class_weights,
+    encoded_splits,
+    release_training_state,
+    training_callbacks,
+)
 from pipeline.text import CLEANING_RULES, TEXT_END, TEXT_START
 
 layers = keras.layers
@@ -235,6 +241,7 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
         shuffle=True,
         verbose=0,
     )
+    release_training_state(classifier)
     if stop_event.is_set():
         raise TrainingCancelled("Training was cancelled; nothing was saved.")
     return build_end_to_end(cleaner, vectorizer, classifier, params), history.history, {}

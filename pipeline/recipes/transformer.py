@@ -25,6 +25,7 @@ from pipeline.recipes.base import (
     add_temperature,
     class_weights,
     encoded_splits,
+    release_training_state,
     training_callbacks,
 )
 from pipeline.recipes.encoder import (
@@ -257,7 +258,10 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
         length = choose_sequence_length(splits.train["text"], tokenizer, cap)
         cleaner, packer = build_text_encoder(tokenizer, length)
         network = build_network(backbone, len(labels), params["dropout"])
+        # Kept fixed only while fitting: the saved model's layers are all trainable as before.
+        backbone.token_embedding.trainable = params["token_embeddings"] == "train"
         history = _fit_network(network, splits, labels, cleaner, packer, params, report, stop_event)
+        backbone.token_embedding.trainable = True
     finally:
         keras.mixed_precision.set_global_policy("float32")
     if stop_event.is_set():
@@ -298,6 +302,7 @@ def _fit_network(network, splits, labels, cleaner, packer, params, report, stop_
             shuffle=False,  # the batches come shuffled (length_batches)
             verbose=0,
         )
+    release_training_state(network)
     return history.history
 
 

@@ -36,8 +36,10 @@ def expected_training_seconds(
     train_rows = data_rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
     for meta in registry.list():
         sizes = meta.get("split", {}).get("sizes", {})
-        if meta.get("architecture") == architecture and meta.get("train_seconds") and sizes:
-            rate = meta["train_seconds"] / max(1, sizes["train"])
+        # Versions saved before 2026-12-04 recorded only the fitting time.
+        seconds = meta.get("job_seconds") or meta.get("train_seconds")
+        if meta.get("architecture") == architecture and seconds and sizes:
+            rate = seconds / max(1, sizes["train"])
             return rate * train_rows, f"at the rate of version {meta['version']}"
     return REFERENCE_SECONDS_PER_ROW[architecture] * train_rows, "on a 2-core machine"
 

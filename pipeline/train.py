@@ -232,6 +232,7 @@ def _train_and_save(
 ) -> dict:  # fmt: skip
     report = report or (lambda event: None)
     stop_event = stop_event or threading.Event()
+    job_started = time.perf_counter()
     if splits is None:
         splits = split_data(data, seed=params["seed"])
     added = 0
@@ -301,6 +302,9 @@ def _train_and_save(
         "history": {k: [float(x) for x in v] for k, v in history.items()},
         "epochs_run": len(history.get("loss", [])),
         "train_seconds": round(train_seconds, 2),
+        # The whole job until saving: fitting plus evaluation, the LiteRT copy, calibration,
+        # analysis and the baseline (pipeline.estimate predicts this).
+        "job_seconds": round(time.perf_counter() - job_started, 2),
         "versions": {
             "tensorflow": tf.__version__,
             "keras": keras.__version__,

@@ -46,6 +46,27 @@ def test_training_lowers_the_loss_and_saves_a_version_that_loads(sample_data, tm
     assert any(e["event"] == "batch" and e["steps"] for e in events)
 
 
+def test_expected_training_time_follows_the_newest_version_s_whole_job(tiny_models_dir):
+    from pipeline import config
+    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
+
+    registry = Registry(tiny_models_dir)
+    meta = registry.list()[0]
+    assert meta["job_seconds"] > meta["train_seconds"] > 0  # the job also evaluates and saves
+    rows = 10_000
+    train_rows = rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
+    seconds, basis = expected_training_seconds(registry, meta["architecture"], rows)
+    assert seconds == pytest.approx(
+        meta["job_seconds"] / meta["split"]["sizes"]["train"] * train_rows
+    )
+    assert meta["version"] in basis
+    # With no version of the recipe in the registry: this machine's reference rate.
+    other = next(a for a in REFERENCE_SECONDS_PER_ROW if a != meta["architecture"])
+    seconds, basis = expected_training_seconds(registry, other, rows)
+    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[other] * train_rows)
+    assert basis == "on a 2-core machine"
+
+
 def test_early_stopping_restores_the_best_epoch(sample_data, tmp_path):
     params = resolve_params({**TINY_PARAMS, "epochs": 30, "patience": 1, "learning_rate": 0.05})
     result = train_and_save(sample_data, params, Registry(tmp_path))

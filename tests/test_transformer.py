@@ -164,20 +164,29 @@ def test_frozen_recipe_keeps_the_encoder_weights(tiny_encoder, sample_splits):
         np.testing.assert_array_equal(before, after)
 
 
-def test_fixed_token_embeddings_stay_pretrained_while_the_rest_trains(tiny_encoder, sample_splits):
+@pytest.mark.parametrize("token_embeddings", ["fixed", "train"])
+def test_token_embeddings_param_decides_whether_the_table_trains(
+    tiny_encoder, sample_splits, token_embeddings
+):
     from pipeline.recipes import get_recipe
     from pipeline.recipes.encoder import load_encoder
 
     data, splits = sample_splits
     params = resolve_params(
-        {"architecture": "minilm", "epochs": 1, "quantize": "none", "token_embeddings": "fixed"}
+        {
+            "architecture": "minilm",
+            "epochs": 1,
+            "quantize": "none",
+            "token_embeddings": token_embeddings,
+        }
     )
     model, _, _ = get_recipe("minilm").fit(splits, data.labels, params)
     pretrained, _ = load_encoder()
     trained = model.network.get_layer("pooled_encoder").get_layer(pretrained.name)
-    np.testing.assert_array_equal(
+    table_kept = np.array_equal(
         pretrained.token_embedding.get_weights()[0], trained.token_embedding.get_weights()[0]
     )
+    assert table_kept == (token_embeddings == "fixed")
     moved = [
         not np.array_equal(before, after)
         for before, after in zip(pretrained.get_weights(), trained.get_weights(), strict=True)

@@ -177,23 +177,23 @@ class LitePair:
         return combine(answers, self.weights, self.temperature)
 
 
-def open_lite_model(model_path, lite_path, interpreters: int = 2) -> LiteTransformer | LitePair:
+def open_lite_model(
+    model_path, lite_path, interpreters: int = 2, threads: int = 1
+) -> LiteTransformer | LitePair:
     """The LiteRT forward pass of a saved transformer version or pair, and its model.tflite.
 
-    `interpreters`: see LiteTransformer (training's one check takes 1, for its memory).
+    `interpreters` and `threads` (each interpreter's): see LiteTransformer.
     """
     with zipfile.ZipFile(model_path) as archive:
         config = json.loads(archive.read("config.json"))
         vocabulary_file = next(n for n in archive.namelist() if n.endswith(VOCABULARY_SUFFIX))
         vocabulary = archive.read(vocabulary_file).decode("utf-8").split("\n")
         if config["class_name"] != "GeometricEnsemble":
-            return LiteTransformer(config, vocabulary, lite_path, interpreters=interpreters)
+            return LiteTransformer(config, vocabulary, lite_path, threads, interpreters)
         pair = config["config"]
         transformer_config, fasttext_config = pair["members"]
         fasttext: NumpyFastText = read_fasttext(archive, fasttext_config)
-    transformer = LiteTransformer(
-        transformer_config, vocabulary, lite_path, interpreters=interpreters
-    )
+    transformer = LiteTransformer(transformer_config, vocabulary, lite_path, threads, interpreters)
     members = [transformer, fasttext]
     return LitePair(members, pair["weights"], pair["temperature"])
 

@@ -33,13 +33,13 @@ WORD_CHAR_SVC = "word+char tf-idf, LinearSVC balanced"
 VADER = "VADER lexicon"
 PARTS = ("validation", "test")
 CANDIDATES = {
-    "minilm (default)": {"architecture": "minilm"},
+    "minilm": {"architecture": "minilm"},
     "minilm, fourth-root weights": {"architecture": "minilm", "class_weighting": "fourth-root"},
     "minilm-frozen": {"architecture": "minilm-frozen"},
-    "minilm+fasttext": {"architecture": "minilm+fasttext"},
-    "minilm+fasttext, fixed token embeddings": {
+    "minilm+fasttext (default)": {"architecture": "minilm+fasttext"},
+    "minilm+fasttext, fine-tuned token embeddings": {
         "architecture": "minilm+fasttext",
-        "token_embeddings": "fixed",
+        "token_embeddings": "train",
     },
     "fasttext": {},
     "fasttext, final refit": {"final_refit": "yes"},

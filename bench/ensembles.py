@@ -1,7 +1,7 @@
 """Ensembles of saved recipe probabilities: does combining two recipes beat each alone?
 
     python bench/compare_models.py --data data/Sentiment.csv --seeds 42 1 2 \\
-        --candidates "minilm (default)" fasttext --probabilities /tmp/probabilities
+        --candidates minilm fasttext --probabilities /tmp/probabilities
     python bench/ensembles.py /tmp/probabilities
 
 For every pair of recipes or peers that compare_models saved, and weights 0.3 to 0.7, the

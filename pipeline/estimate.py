@@ -3,16 +3,19 @@
 from pipeline import config
 from pipeline.registry import Registry
 
-# Seconds of training per training row with each recipe's defaults, measured on the GOP data
-# (9,908 training rows) on the 2-core reference machine (README, "Benchmarks"): fasttext 19.7 s,
-# the tutorial's lstm 108.5 s, minilm 486 s (2 epochs), minilm-frozen 116 s with no cached
-# embeddings (13 s once they are cached), minilm+fasttext 627 s (the shipped version).
+# Seconds of a whole train-and-save job (fitting, evaluation, the LiteRT copy, calibration,
+# analysis, the baseline) per training row with each recipe's defaults, on the GOP data (9,908
+# training rows), from `python bench/training.py` on the 2-core machine here, 2026-12-04
+# evening (README, "Benchmarks"): each run's start of saving. The tutorial's lstm is its
+# 2-epoch job with the fitting scaled to its 10 epochs; minilm-frozen has no cached embeddings
+# (47 s once they are cached). These machines vary: the same default pair took 631 s that
+# morning.
 REFERENCE_SECONDS_PER_ROW = {
-    "fasttext": 19.7 / 9908,
-    "lstm": 108.5 / 9908,
-    "minilm": 486.0 / 9908,
-    "minilm-frozen": 116.0 / 9908,
-    "minilm+fasttext": 627.4 / 9908,
+    "fasttext": 19.9 / 9908,
+    "lstm": 100.9 / 9908,
+    "minilm": 357.5 / 9908,
+    "minilm-frozen": 121.6 / 9908,
+    "minilm+fasttext": 319.3 / 9908,
 }
 
 
@@ -21,9 +24,9 @@ def expected_training_seconds(
 ) -> tuple[float, str]:
     """The expected training time for a data set, and what the estimate rests on.
 
-    The newest version of the same architecture in the registry gives the rate when there is
-    one (it was trained on this machine, or on the one that made the shipped model);
-    otherwise the reference figures above.
+    The newest version of the same architecture in the registry that recorded its whole
+    job's time gives the rate when there is one (it was most likely trained on this
+    machine); otherwise the reference figures above.
 
     Args:
         registry: the models folder.
@@ -36,8 +39,9 @@ def expected_training_seconds(
     train_rows = data_rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
     for meta in registry.list():
         sizes = meta.get("split", {}).get("sizes", {})
-        # Versions saved before 2026-12-04 recorded only the fitting time.
-        seconds = meta.get("job_seconds") or meta.get("train_seconds")
+        # Versions saved before 2026-12-04 (the shipped ones among them) recorded only the
+        # fitting time, on whichever machine trained them: they give no rate.
+        seconds = meta.get("job_seconds")
         if meta.get("architecture") == architecture and seconds and sizes:
             rate = seconds / max(1, sizes["train"])
             return rate * train_rows, f"at the rate of version {meta['version']}"

@@ -133,7 +133,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "keep the encoder's token embedding table (11.7 M of its 22.7 M weights) as "
         "pretrained, or fine-tune it too; fixed scored the same on validation "
         "(bench/compare_models.py), makes a step about 10 % faster and lowers training's "
-        "peak memory by about 120 MiB",
+        "peak memory by 50 to 120 MiB",
         choices=("train", "fixed"), used_by=FINE_TUNED,
     ),
     ParamSpec(

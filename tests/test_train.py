@@ -1,5 +1,7 @@
 """Training on the bundled sample: loss falls, progress is reported, cancel saves nothing."""
 
+import json
+import shutil
 import threading
 
 import numpy as np
@@ -65,6 +67,21 @@ def test_expected_training_time_follows_the_newest_version_s_whole_job(tiny_mode
     seconds, basis = expected_training_seconds(registry, other, rows)
     assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[other] * train_rows)
     assert basis == "on a 2-core machine"
+
+
+def test_a_version_without_its_job_time_gives_no_rate(tiny_models_dir, tmp_path):
+    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
+
+    # As saved before 2026-12-04, and as the shipped versions are: the fitting time only.
+    copy = shutil.copytree(tiny_models_dir, tmp_path / "models")
+    meta = Registry(copy).list()[0]
+    metadata_file = copy / meta["version"] / "metadata.json"
+    old = json.loads(metadata_file.read_text())
+    del old["job_seconds"]
+    metadata_file.write_text(json.dumps(old))
+    seconds, basis = expected_training_seconds(Registry(copy), meta["architecture"], 10_000)
+    assert basis == "on a 2-core machine"
+    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[meta["architecture"]] * 7_000)
 
 
 def test_early_stopping_restores_the_best_epoch(sample_data, tmp_path):

@@ -25,7 +25,7 @@ ARCHITECTURE_HELP = {
     "fasttext": "averaged character n-gram embeddings: trains in seconds, 0.1 ms a text",
     "lstm": "the tutorial's two-layer LSTM, for comparison",
     "minilm": "the pretrained MiniLM transformer, fine-tuned end to end: the best single network "
-    "with a few thousand rows or more (with 1,000 or fewer it lost to minilm-frozen on the "
+    "with 3,000 rows or more (with 1,000 or fewer it lost to minilm-frozen on the "
     "GOP tweets and to fasttext on the Apple tweets), minutes to train",
     "minilm-frozen": "the pretrained MiniLM kept fixed, only a softmax head trained on its "
     "cached sentence embeddings: seconds to train once cached; on the GOP tweets the best "

@@ -1,12 +1,15 @@
 """Evaluation on held-out data with scikit-learn's metrics."""
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
 )
+
+from pipeline.text import normalize_for_grouping
 
 
 def evaluate_predictions(y_true: list[str], probabilities: np.ndarray, labels: list[str]) -> dict:
@@ -42,3 +45,27 @@ def evaluate_predictions(y_true: list[str], probabilities: np.ndarray, labels: l
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "labels": list(labels),
     }
+
+
+def each_text_once(
+    texts: pd.Series, y_true: list[str], probabilities: np.ndarray
+) -> tuple[list[str], np.ndarray]:
+    """One row per distinct tweet: copies grouped as the split groups them, so that a tweet
+    retweeted 300 times counts once.
+
+    Each group gets its most frequent true label (the alphabetically first among equally
+    frequent ones) and the mean of its rows' probabilities.
+
+    Args:
+        texts: the part's raw texts.
+        y_true: their true labels.
+        probabilities: shape (n, classes).
+
+    Returns:
+        (labels, probabilities) with one row per group, in order of first appearance.
+    """
+    frame = pd.DataFrame(np.asarray(probabilities))
+    groups = pd.Series(texts).map(normalize_for_grouping).to_numpy()
+    probability = frame.groupby(groups, sort=False).mean()
+    label = pd.Series(list(y_true)).groupby(groups, sort=False).agg(lambda v: v.mode().iloc[0])
+    return label.loc[probability.index].tolist(), probability.to_numpy()

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.baseline import fit_tfidf_baseline, word_char_features  # noqa: E402
 from pipeline.data import load_labelled_data, split_data  # noqa: E402
-from pipeline.evaluate import each_text_once, evaluate_predictions  # noqa: E402
+from pipeline.evaluate import accuracy_and_macro_f1  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
 
 BASELINE = "tf-idf + logistic regression"
@@ -147,13 +147,9 @@ def main() -> None:
                 frame = getattr(splits, part)
                 probabilities = predict(frame["text"])
                 saved[f"{part}/{name}"] = probabilities
-                metrics = evaluate_predictions(frame["label"].tolist(), probabilities, data.labels)
-                row[part] = (metrics["accuracy"], metrics["macro_f1"])
-                once = evaluate_predictions(
-                    *each_text_once(frame["text"], frame["label"].tolist(), probabilities),
-                    data.labels,
+                row[part], row[f"{part}, each text once"] = accuracy_and_macro_f1(
+                    frame["text"], frame["label"].tolist(), probabilities, data.labels
                 )
-                row[f"{part}, each text once"] = (once["accuracy"], once["macro_f1"])
             results.setdefault(name, []).append(row)
             print(f"seed {seed} {name:30} {json.dumps(row)}", file=sys.stderr, flush=True)
         if args.probabilities:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline import config  # noqa: E402
 from pipeline.data import Splits, load_labelled_data, split_data  # noqa: E402
-from pipeline.evaluate import each_text_once, evaluate_predictions  # noqa: E402
+from pipeline.evaluate import accuracy_and_macro_f1  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
 
 RECIPES = ("fasttext", "minilm-frozen", "minilm")
@@ -61,17 +61,13 @@ def main() -> None:
             row = {"rows": len(part.train), "recipe": architecture, "seconds": round(seconds, 1)}
             for name in ("validation", "test"):
                 frame = getattr(part, name)
-                probabilities = predict(frame["text"])
-                truth = frame["label"].tolist()
-                for key, scored in (
-                    (name, (truth, probabilities)),
-                    (
-                        f"{name}, each text once",
-                        each_text_once(frame["text"], truth, probabilities),
-                    ),
+                scores = accuracy_and_macro_f1(
+                    frame["text"], frame["label"].tolist(), predict(frame["text"]), data.labels
+                )
+                for key, (accuracy, macro_f1) in zip(
+                    (name, f"{name}, each text once"), scores, strict=True
                 ):
-                    metrics = evaluate_predictions(*scored, data.labels)
-                    row[key] = [round(metrics["accuracy"], 3), round(metrics["macro_f1"], 3)]
+                    row[key] = [round(accuracy, 3), round(macro_f1, 3)]
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     if args.json:

@@ -8,8 +8,8 @@ from pipeline.registry import Registry
 # training rows), from `python bench/training.py` on the 2-core machine here, 2026-12-04
 # evening (README, "Benchmarks"): each run's start of saving. The tutorial's lstm is its
 # 2-epoch job with the fitting scaled to its 10 epochs; minilm-frozen has no cached embeddings
-# (47 s once they are cached). These machines vary: the same default pair took 631 s that
-# morning.
+# (47 s once they are cached). These machines vary: that morning, on a slower hour, the
+# default pair took 642 s in all.
 REFERENCE_SECONDS_PER_ROW = {
     "fasttext": 19.9 / 9908,
     "lstm": 100.9 / 9908,

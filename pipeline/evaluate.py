@@ -69,3 +69,15 @@ def each_text_once(
     probability = frame.groupby(groups, sort=False).mean()
     label = pd.Series(list(y_true)).groupby(groups, sort=False).agg(lambda v: v.mode().iloc[0])
     return label.loc[probability.index].tolist(), probability.to_numpy()
+
+
+def accuracy_and_macro_f1(
+    texts: pd.Series, y_true: list[str], probabilities: np.ndarray, labels: list[str]
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(accuracy, macro-F1) row by row, and with each distinct tweet counted once."""
+    by_row = evaluate_predictions(y_true, probabilities, labels)
+    by_text = evaluate_predictions(*each_text_once(texts, y_true, probabilities), labels)
+    return (
+        (by_row["accuracy"], by_row["macro_f1"]),
+        (by_text["accuracy"], by_text["macro_f1"]),
+    )

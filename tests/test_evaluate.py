@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.evaluate import each_text_once, evaluate_predictions
+from pipeline.evaluate import accuracy_and_macro_f1, each_text_once, evaluate_predictions
 
 
 def test_copies_of_a_tweet_count_once_with_their_majority_label():
@@ -28,3 +28,13 @@ def test_copies_of_a_tweet_count_once_with_their_majority_label():
 def test_a_tie_between_labels_goes_to_the_alphabetically_first():
     labels, _ = each_text_once(pd.Series(["same", "same"]), ["b", "a"], np.eye(2))
     assert labels == ["a"]
+
+
+def test_both_ways_of_scoring_come_together():
+    texts = pd.Series(["same", "same", "same", "other"])
+    y_true = ["a", "a", "a", "b"]
+    probabilities = np.array([[1.0, 0.0]] * 3 + [[1.0, 0.0]])  # everything called "a"
+    by_row, by_text = accuracy_and_macro_f1(texts, y_true, probabilities, ["a", "b"])
+    assert by_row[0] == 0.75
+    assert by_text[0] == 0.5  # two tweets, one of them right
+    assert by_text[1] == evaluate_predictions(["a", "b"], np.eye(2)[[0, 0]], ["a", "b"])["macro_f1"]

@@ -70,6 +70,7 @@ def test_expected_training_time_follows_the_newest_version_s_whole_job(tiny_mode
 
 
 def test_a_version_without_its_job_time_gives_no_rate(tiny_models_dir, tmp_path):
+    from pipeline import config
     from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
 
     # As saved before 2026-12-04, and as the shipped versions are: the fitting time only.
@@ -79,9 +80,11 @@ def test_a_version_without_its_job_time_gives_no_rate(tiny_models_dir, tmp_path)
     old = json.loads(metadata_file.read_text())
     del old["job_seconds"]
     metadata_file.write_text(json.dumps(old))
-    seconds, basis = expected_training_seconds(Registry(copy), meta["architecture"], 10_000)
+    rows = 10_000
+    train_rows = rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
+    seconds, basis = expected_training_seconds(Registry(copy), meta["architecture"], rows)
     assert basis == "on a 2-core machine"
-    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[meta["architecture"]] * 7_000)
+    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[meta["architecture"]] * train_rows)
 
 
 def test_early_stopping_restores_the_best_epoch(sample_data, tmp_path):

@@ -37,6 +37,7 @@ CANDIDATES = {
     "minilm, fourth-root weights": {"architecture": "minilm", "class_weighting": "fourth-root"},
     "minilm-frozen": {"architecture": "minilm-frozen"},
     "minilm+fasttext (default)": {"architecture": "minilm+fasttext"},
+    "minilm+fasttext, batch 16": {"architecture": "minilm+fasttext", "batch_size": 16},
     "minilm+fasttext, fine-tuned token embeddings": {
         "architecture": "minilm+fasttext",
         "token_embeddings": "train",

@@ -53,6 +53,7 @@ from deploy.replicas import free_port, replicas, wait_healthy  # noqa: E402
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 from pipeline.explain import explained_unasked  # noqa: E402
+from pipeline.recipes.lite import LiteTransformer  # noqa: E402
 
 TIMEOUT = 30.0
 RESULT_LABEL = "Predicted label"
@@ -308,6 +309,7 @@ def report(args, results: dict) -> dict:
         "machine": f"{len(os.sched_getaffinity(0))} cores, load average "
         f"{args.load_before:.1f} before the run, Python {platform.python_version()}, "
         f"Streamlit {streamlit.__version__}",
+        "model": args.model,
         "clients": args.clients,
         "setups": results,
     }
@@ -322,6 +324,7 @@ def report(args, results: dict) -> dict:
         print(json.dumps(summary))
         return summary
     print(f"command: {summary['command']}\nmachine: {summary['machine']}")
+    print(f"model: {summary['model']}")
     for name, f in results.items():
         r, shown = f["rss_mib"], "".join(f"\n    {m}" for m in f["error_messages"][:5])
         print(
@@ -340,6 +343,21 @@ def report(args, results: dict) -> dict:
         if key in summary:
             print(f"{text}: {summary[key]:.2f}x")
     return summary
+
+
+def serving_description(predictor) -> str:
+    """The version each server process loads, and how it runs it (its LiteRT pool, if any)."""
+    metadata, forward = predictor.metadata, predictor.forward
+    runner = getattr(forward, "__self__", None)
+    transformer = getattr(runner, "members", [runner])[0]
+    if isinstance(transformer, LiteTransformer):
+        way = (
+            f"LiteRT, {transformer.interpreters} interpreters x {transformer.threads} "
+            "thread(s) each"
+        )
+    else:
+        way = type(runner).__name__ if runner is not None else "Keras"
+    return f"{metadata.get('version')} ({metadata.get('architecture')}), served by {way}"
 
 
 SETUPS = {
@@ -362,6 +380,7 @@ def main() -> None:
     texts = list(dict.fromkeys(t for t in frame["text"] if t.strip()))[: args.texts]
     predictor = load_predictor()
     args.explained_unasked = explained_unasked(predictor.metadata.get("architecture"))
+    args.model = serving_description(predictor)
     predictions = predictor.predict(texts)
     expected = {text: p["label"] for text, p in zip(texts, predictions, strict=True)}
     assert set(expected.values()) <= {"negative", "neutral", "positive"}, expected

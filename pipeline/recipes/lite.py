@@ -40,6 +40,13 @@ LITE_FILE = "model.tflite"
 # in cache. The shipped pair, 2,000 GOP texts: 137 texts/s with batches of 64, 141 of 32,
 # 151 of 16, 152 of 8; 100 texts in 1,102 / 967 / 749 / 705 ms (2026-12-03, one run).
 LITE_BATCH = 16
+# The serving pool: one interpreter per core, one thread each, so that concurrent sessions do
+# not queue behind one (an interpreter's tensors are not thread-safe): 20 dashboard sessions
+# completed 13.1 predictions/s with one 2-thread interpreter, 23.6/s with two, and 28.1/s
+# with two of one thread (bench/load.py --setups one, 2026-12-03). Each interpreter holds its
+# own copy of the weights, packed for XNNPACK's kernels.
+SERVING_INTERPRETERS = 2
+SERVING_THREADS = 1
 VOCABULARY_SUFFIX = "tokenizer/vocabulary.txt"
 
 
@@ -73,8 +80,8 @@ class LiteTransformer:
         config: dict,
         vocabulary: list[str],
         lite_path,
-        threads: int = 1,
-        interpreters: int = 2,
+        threads: int = SERVING_THREADS,
+        interpreters: int = SERVING_INTERPRETERS,
     ):
         from ai_edge_litert.interpreter import Interpreter
 
@@ -91,17 +98,12 @@ class LiteTransformer:
             tokenizer["lowercase"],
             tokenizer["strip_accents"],
         )
-        # One interpreter per core, one thread each, so that concurrent sessions do not
-        # queue behind one (an interpreter's tensors are not thread-safe): 20 dashboard
-        # sessions completed 13.1 predictions/s with one 2-thread interpreter, 23.6/s with
-        # two, and 28.1/s with two of one thread (bench/load.py --setups one, 2026-12-03).
-        # Each holds its own copy of the weights, packed for XNNPACK's kernels.
         self.pool: queue.LifoQueue = queue.LifoQueue()  # a lone request reuses a warm one
         for _ in range(interpreters):
             interpreter = Interpreter(model_path=str(lite_path), num_threads=threads)
             quietly(interpreter.allocate_tensors)  # it prints a line creating its CPU delegate
             self.pool.put(_Runner(interpreter))
-        self.interpreters = interpreters
+        self.interpreters, self.threads = interpreters, threads
         self.workers = ThreadPoolExecutor(interpreters, thread_name_prefix="litert")
 
     def token_ids(self, texts: list[str]) -> np.ndarray:
@@ -178,7 +180,10 @@ class LitePair:
 
 
 def open_lite_model(
-    model_path, lite_path, interpreters: int = 2, threads: int = 1
+    model_path,
+    lite_path,
+    interpreters: int = SERVING_INTERPRETERS,
+    threads: int = SERVING_THREADS,
 ) -> LiteTransformer | LitePair:
     """The LiteRT forward pass of a saved transformer version or pair, and its model.tflite.
 

@@ -45,6 +45,11 @@ FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
 # Tests point these at a tiny random encoder and a temporary cache.
 ENCODER_DIR_ENV = "SENTIMENT_ENCODER_DIR"
 CACHE_DIR_ENV = "SENTIMENT_CACHE_DIR"
+# Where TensorFlow's tensors come from: "malloc" (glibc, tuned to reuse freed memory and to
+# give it back after fitting; the default) or "onednn" (oneDNN's caching pool, which never
+# gives it back). Read once, when TensorFlow is first imported (pipeline/backend.py).
+ALLOCATOR_ENV = "SENTIMENT_ALLOCATOR"
+ALLOCATORS = ("malloc", "onednn")
 DEFAULT_FEEDBACK_PATH = DATA_DIR / "feedback.csv"
 
 # Caps for a shared server (the dashboard's Retrain tab). They keep a retrain, together

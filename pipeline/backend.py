@@ -32,7 +32,7 @@ def use_malloc() -> str:
 
     oneDNN's caching pool keeps the most that fitting ever held, and the LiteRT conversion
     after fitting needs about 560 MiB more for a moment, on top of it: the default recipe's
-    training peaked at 2,599 MiB, above the 2.5 GiB bound for Community Cloud. Plain malloc
+    training peaked at 2,599 MiB on 2026-12-04, above the 2.5 GiB bound for Cloud. Plain malloc
     gives memory back, but with glibc's defaults it maps and unmaps the large blocks of
     every step, and fitting took 2.4 times as long. Tuned here (blocks up to 32 MiB from the
     heap, no trimming on free, two arenas), freed blocks are reused as quickly as the pool's,

@@ -28,7 +28,8 @@ for _ in range(20):
     step(x)
 libc = ctypes.CDLL("libc.so.6")
 libc.fopen.restype = ctypes.c_void_p
-path = tempfile.mktemp()
+with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as handle:
+    path = handle.name
 stream = ctypes.c_void_p(libc.fopen(path.encode(), b"w"))
 libc.malloc_info(0, stream)
 libc.fclose(stream)

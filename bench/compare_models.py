@@ -42,6 +42,11 @@ CANDIDATES = {
         "architecture": "minilm+fasttext",
         "token_embeddings": "train",
     },
+    "minilm+fasttext, layer decay 0.9 + weight EMA 0.99": {
+        "architecture": "minilm+fasttext",
+        "layer_decay": 0.9,
+        "ema_momentum": 0.99,
+    },
     "fasttext": {},
     "fasttext, final refit": {"final_refit": "yes"},
     "lstm (tutorial)": {"architecture": "lstm", "class_weighting": "none"},

@@ -143,6 +143,19 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         0.0, 0.3, used_by=WITH_ENCODER,
     ),
     ParamSpec(
+        "layer_decay", float, 1.0,
+        "layer-wise learning-rate decay: the head trains at the learning rate, each encoder "
+        "layer below it at this times the rate of the layer above, the embeddings lowest; "
+        "1 = one rate for all",
+        0.5, 1.0, used_by=FINE_TUNED,
+    ),
+    ParamSpec(
+        "ema_momentum", float, 0.0,
+        "keep an exponential moving average of the weights with this momentum (e.g. 0.99, "
+        "about the last 100 steps) and validate, stop early on and save the average; 0 = off",
+        0.0, 0.9999, used_by=FINE_TUNED,
+    ),
+    ParamSpec(
         "fasttext_weight", float, 0.5,
         "weight of the fasttext member in the geometric mean of the members' probabilities "
         "(minilm gets the rest); of 0.3 to 0.7, 0.5 had the best GOP validation mean "

@@ -9,7 +9,7 @@ REQUIRED = {
     "architecture", "vocab_size", "sequence_length", "embedding_dim", "units", "dropout",
     "epochs", "batch_size", "learning_rate", "class_weighting", "patience", "seed",
     "warmup_share", "weight_decay", "final_refit", "quantize", "lite_copy", "fasttext_weight",
-    "token_embeddings",
+    "token_embeddings", "layer_decay", "ema_momentum",
 }  # fmt: skip
 
 

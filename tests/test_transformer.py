@@ -306,3 +306,24 @@ def test_a_plain_graph_forward_compiles_nothing_and_agrees(tiny_minilm_dir):
     texts = ["one", "two words here", "three " * 20]
     np.testing.assert_allclose(plain(texts), compiled(texts), atol=1e-5)
     assert not plain.network.ready and compiled.network.ready
+
+
+def test_minilm_keeps_the_averaged_weights_validation_chose(tiny_encoder, sample_splits):
+    """With layer decay and weight averaging on, the model returned is the one whose
+    validation loss early stopping kept (the average, not the last step's weights)."""
+    from pipeline.recipes import get_recipe
+    from pipeline.recipes.base import encode_labels
+
+    data, splits = sample_splits
+    params = resolve_params(
+        {"architecture": "minilm", "epochs": 3, "patience": 3, "quantize": "none",
+         "learning_rate": 0.001, "layer_decay": 0.8, "ema_momentum": 0.98,
+         "class_weighting": "none"}
+    )  # fmt: skip
+    model, history, _ = get_recipe("minilm").fit(splits, data.labels, params)
+    assert history["loss"][-1] < history["loss"][0]
+    texts = np.array(splits.validation["text"].tolist())
+    probabilities = np.asarray(model(texts))
+    y = encode_labels(data.labels, splits.validation["label"])
+    loss = float(np.mean(-np.log(probabilities[np.arange(len(y)), y])))
+    assert loss == pytest.approx(min(history["val_loss"]), rel=1e-4)

@@ -42,11 +42,10 @@ from pipeline.recipes.encoder import (
     tokenize,
     trim,
 )
+from pipeline.recipes.optimizer import averaging_callbacks, make_optimizer
 from pipeline.recipes.serving import serving_forward
 
 MAX_POSITIONS = 512
-# Weight decay is not applied to these (as in BERT): biases and layer-norm scales/offsets.
-NO_DECAY = ["bias", "gamma", "beta"]
 
 
 def build_network(backbone, n_classes: int, dropout: float) -> keras.Model:
@@ -210,20 +209,12 @@ def batches_dataset(token_ids, y=None, weights=None, batch_size=32, seed=None) -
     return (dataset if seed is None else dataset.repeat()).prefetch(2)
 
 
-def make_optimizer(params: dict, total_steps: int) -> keras.optimizers.Optimizer:
-    """AdamW with linear warm-up to the learning rate, then cosine decay to 0."""
-    warmup = int(round(params["warmup_share"] * total_steps))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else params["learning_rate"],
-        decay_steps=max(1, total_steps - warmup),
-        warmup_target=params["learning_rate"] if warmup else None,
-        warmup_steps=warmup,
+def num_layers(network) -> int:
+    """The transformer layers of the network's encoder."""
+    encoder = network.get_layer("pooled_encoder")
+    return next(
+        layer.num_layers for layer in encoder.layers if isinstance(layer, keras_hub.models.Backbone)
     )
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=params["weight_decay"], clipnorm=1.0
-    )
-    optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
-    return optimizer
 
 
 def uses_accelerator() -> bool:
@@ -278,7 +269,7 @@ def _fit_network(network, splits, labels, cleaner, packer, params, report, stop_
     sample_weights = np.array([weights.get(int(c), 1.0) for c in y_train], dtype="float32")
     steps = math.ceil(len(y_train) / params["batch_size"])
     network.compile(
-        optimizer=make_optimizer(params, steps * params["epochs"]),
+        optimizer=make_optimizer(params, steps * params["epochs"], num_layers(network)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         # No XLA: with batches trimmed to their length it gave no faster step here (0.68 vs
@@ -298,7 +289,10 @@ def _fit_network(network, splits, labels, cleaner, packer, params, report, stop_
             validation_steps=len(length_batches(token_lengths(val_ids), SERVING_BATCH)),
             epochs=params["epochs"],
             steps_per_epoch=steps,
-            callbacks=training_callbacks(params, report, stop_event),
+            callbacks=[
+                *averaging_callbacks(params),  # before early stopping (see there)
+                *training_callbacks(params, report, stop_event),
+            ],
             shuffle=False,  # the batches come shuffled (length_batches)
             verbose=0,
         )

@@ -47,6 +47,7 @@ CANDIDATES = {
         "layer_decay": 0.9,
         "ema_momentum": 0.99,
     },
+    "minilm+fasttext, final refit": {"architecture": "minilm+fasttext", "final_refit": "yes"},
     "fasttext": {},
     "fasttext, final refit": {"final_refit": "yes"},
     "lstm (tutorial)": {"architecture": "lstm", "class_weighting": "none"},

@@ -174,7 +174,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "final_refit", str, "no",
         "after early stopping, train again on train + validation for the epochs it found "
         "(the test part stays untouched)", choices=("no", "yes"),
-        used_by=(*NGRAM, *TRANSFORMERS),
+        used_by=(*NGRAM, *TRANSFORMERS, *ENSEMBLES),
     ),
     ParamSpec(
         "quantize", str, "none",

@@ -23,6 +23,7 @@ from pipeline.params import SPECS_BY_NAME
 from pipeline.predict import Predictor
 from pipeline.recipes import get_recipe, lite, lite_convert, serving_forward
 from pipeline.recipes.base import release_heap
+from pipeline.recipes.refit import fit_with_refit
 from pipeline.registry import Registry
 from pipeline.text import normalize_for_grouping
 from pipeline.tracking import track_training
@@ -41,7 +42,8 @@ def fit_model(
     """Fit the chosen architecture's recipe on a split, with an optional final refit.
 
     With `final_refit` "yes", a second run trains on train + validation for the number of
-    epochs early stopping found in the first; the test part stays untouched.
+    epochs early stopping found in the first (an ensemble refits each member for its own);
+    the test part stays untouched (pipeline.recipes.refit).
 
     Args:
         splits: the leakage-free split.
@@ -55,32 +57,9 @@ def fit_model(
         extras for the metadata (from the recipe, plus `refit` when one ran).
     """
     recipe = get_recipe(params["architecture"])
-    model, history, extras = recipe.fit(splits, labels, params, report, stop_event)
-    if params["final_refit"] == "yes" and SPECS_BY_NAME["final_refit"].applies_to(
-        params["architecture"]
-    ):
-        epochs = best_epoch(history, params)
-        report = report or (lambda event: None)
-        report({"event": "refitting"})
-        refit_params = {**params, "epochs": epochs, "patience": 0}
-        model, _, _ = recipe.fit(merge_validation(splits), labels, refit_params, report, stop_event)
-        rows = len(splits.train) + len(splits.validation)
-        extras = {**extras, "refit": {"epochs": epochs, "rows": rows}}
-    return model, history, extras
-
-
-def best_epoch(history: dict, params: dict) -> int:
-    """The epoch whose weights early stopping kept (the lowest validation loss)."""
-    losses = history.get("val_loss") or []
-    if params["patience"] == 0 or not losses:
-        return len(history.get("loss", [])) or params["epochs"]
-    return int(np.argmin(losses)) + 1
-
-
-def merge_validation(splits: Splits) -> Splits:
-    """Train on train + validation; validation is kept only for the curves (it is seen)."""
-    train = pd.concat([splits.train, splits.validation], ignore_index=True)
-    return Splits(train, splits.validation, splits.test, splits.seed)
+    if recipe.refits_members:
+        return recipe.fit(splits, labels, params, report, stop_event)
+    return fit_with_refit(recipe.fit, splits, labels, params, report, stop_event)
 
 
 def quantize(model, architecture: str) -> None:

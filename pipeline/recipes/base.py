@@ -84,6 +84,9 @@ class Recipe:
             serving path runs (see pipeline.calibration).
         quantize: stores a trained model's large layers' weights in int8, in place, for
             the `quantize` hyperparameter; None where it does not apply.
+        refits_members: `fit` runs the final refit itself, member by member (an
+            ensemble's members stop at different epochs); otherwise training wraps `fit`
+            in pipeline.recipes.refit.fit_with_refit.
     """
 
     name: str
@@ -92,6 +95,7 @@ class Recipe:
     forward: Callable | None = None
     with_temperature: Callable = add_temperature
     quantize: Callable | None = None
+    refits_members: bool = False
 
 
 class ProgressCallback(keras.callbacks.Callback):

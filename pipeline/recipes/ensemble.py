@@ -27,11 +27,12 @@ from pipeline.params import resolve_params
 from pipeline.recipes import ngram, transformer
 from pipeline.recipes.base import Recipe
 from pipeline.recipes.geometric import combine
+from pipeline.recipes.refit import fit_with_refit
 
 NAME = "minilm+fasttext"
 MEMBERS = ("minilm", "fasttext")
 # Member settings taken from the ensemble's own: the rest are the member recipe's defaults.
-SHARED_WITH_FASTTEXT = ("seed", "class_weighting")
+SHARED_WITH_FASTTEXT = ("seed", "class_weighting", "final_refit")
 
 
 @keras.saving.register_keras_serializable(package="sentiment")
@@ -88,13 +89,23 @@ def member_params(params: dict) -> dict[str, dict]:
     }
 
 
-def _phase_only(report):
-    """A member's progress as one phase: its batches and epochs are not the ensemble's."""
-    return lambda event: event["event"] in ("batch", "epoch") or report(event)
+def _phase_only(report, member: str):
+    """A member's progress as phases: its batches, epochs and refit are not the ensemble's."""
+
+    def phase(event):
+        if event["event"] == "refitting":
+            report({"event": f"refitting the {member} member"})
+        elif event["event"] not in ("batch", "epoch"):
+            report(event)
+
+    return phase
 
 
 def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
     """Train the fasttext member (seconds), then fine-tune the minilm member, on one split.
+
+    With `final_refit` "yes" each member is trained again on train + validation for the
+    epochs its own early stopping found (pipeline.recipes.refit).
 
     Args:
         splits: the leakage-free split.
@@ -112,13 +123,18 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
     report = report or (lambda event: None)
     settings = member_params(params)
     report({"event": "training the fasttext member"})
-    fasttext, fasttext_history, _ = ngram.fit(
-        splits, labels, settings["fasttext"], _phase_only(report), stop_event
+    fasttext, fasttext_history, fasttext_extras = fit_with_refit(
+        ngram.fit,
+        splits,
+        labels,
+        settings["fasttext"],
+        _phase_only(report, "fasttext"),
+        stop_event,
     )
     if stop_event.is_set():
         raise TrainingCancelled("Training was cancelled; nothing was saved.")
-    minilm, history, extras = transformer.fit(
-        splits, labels, settings["minilm"], report, stop_event
+    minilm, history, extras = fit_with_refit(
+        transformer.fit, splits, labels, settings["minilm"], report, stop_event
     )
     weight = params["fasttext_weight"]
     extras["members"] = {
@@ -127,6 +143,7 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
             "weight": weight,
             "params": settings["fasttext"],
             "epochs_run": len(fasttext_history.get("loss", [])),
+            **({"refit": fasttext_extras["refit"]} if "refit" in fasttext_extras else {}),
         },
     }
     return (
@@ -186,5 +203,13 @@ def count_weights(params: dict, n_classes: int) -> int:
 
 
 RECIPES = {
-    NAME: Recipe(NAME, fit, count_weights, serving_forward, with_temperature, quantize),
+    NAME: Recipe(
+        NAME,
+        fit,
+        count_weights,
+        serving_forward,
+        with_temperature,
+        quantize,
+        refits_members=True,
+    ),
 }

@@ -1,0 +1,56 @@
+"""The final refit: train again on train + validation for the epochs early stopping found.
+
+`pipeline.train.fit_model` wraps a recipe's fit in `fit_with_refit`; an ensemble, whose
+members stop at different epochs, wraps each member's fit instead (pipeline.recipes.ensemble).
+The test part stays untouched either way.
+"""
+
+import numpy as np
+import pandas as pd
+
+from pipeline.data import Splits
+from pipeline.params import SPECS_BY_NAME
+
+
+def fit_with_refit(fit, splits: Splits, labels: list[str], params: dict, report, stop_event):
+    """Run `fit`, then, with `final_refit` "yes", again on train + validation.
+
+    Args:
+        fit: a recipe's fit function (see pipeline.recipes.base.Recipe).
+        splits: the leakage-free split.
+        labels: the label order.
+        params: validated hyperparameters of the recipe `fit` belongs to.
+        report: progress callback or None; a refit announces itself with a "refitting"
+            event, after which its epochs follow.
+        stop_event: set it to cancel; TrainingCancelled is raised.
+
+    Returns:
+        (model, the first run's per-epoch history, extras); after a refit the model is the
+        refit one and extras has `refit`: its epochs and rows.
+    """
+    model, history, extras = fit(splits, labels, params, report, stop_event)
+    if params["final_refit"] != "yes" or not SPECS_BY_NAME["final_refit"].applies_to(
+        params["architecture"]
+    ):
+        return model, history, extras
+    epochs = best_epoch(history, params)
+    if report is not None:
+        report({"event": "refitting"})
+    refit_params = {**params, "epochs": epochs, "patience": 0}
+    model, _, _ = fit(merge_validation(splits), labels, refit_params, report, stop_event)
+    rows = len(splits.train) + len(splits.validation)
+    return model, history, {**extras, "refit": {"epochs": epochs, "rows": rows}}
+
+
+def best_epoch(history: dict, params: dict) -> int:
+    """The epoch whose weights early stopping kept (the lowest validation loss)."""
+    losses = history.get("val_loss") or []
+    if params["patience"] == 0 or not losses:
+        return len(history.get("loss", [])) or params["epochs"]
+    return int(np.argmin(losses)) + 1
+
+
+def merge_validation(splits: Splits) -> Splits:
+    """Train on train + validation; validation is kept only for the curves (it is seen)."""
+    train = pd.concat([splits.train, splits.validation], ignore_index=True)
+    return Splits(train, splits.validation, splits.test, splits.seed)

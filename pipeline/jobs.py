@@ -100,6 +100,7 @@ class TrainingJob:
             "batch": 0,
             "steps": None,
             "history": [],
+            "refitting": False,
             "error": None,
             "result": None,
         }
@@ -122,9 +123,12 @@ class TrainingJob:
                     steps=event["steps"],
                 )
             elif kind == "epoch":
-                self._state["history"].append({k: v for k, v in event.items() if k != "event"})
+                entry = {k: v for k, v in event.items() if k != "event"}
+                # A final refit's epochs count from 1 again, on train + validation.
+                self._state["history"].append({**entry, "refit": self._state["refitting"]})
             else:
                 self._state["phase"] = kind
+                self._state["refitting"] |= kind == "refitting"
 
     def _run(self) -> None:
         outcome: dict = {}

@@ -173,7 +173,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "final_refit", str, "no",
         "after early stopping, train again on train + validation for the epochs it found "
-        "(the test part stays untouched)", choices=("no", "yes"),
+        "(each member of a pair for its own; the test part stays untouched); the training "
+        "takes about twice as long", choices=("no", "yes"),
         used_by=(*NGRAM, *TRANSFORMERS, *ENSEMBLES),
     ),
     ParamSpec(

@@ -98,8 +98,9 @@ def test_the_ensemble_form_shows_the_members_weight_and_the_transformers_setting
     assert "geometric mean" in " ".join(c.value for c in at.caption)
     assert "param_minilm+fasttext_quantize" in keys  # a selectbox, as the one below would be
     assert at.selectbox(key="param_minilm+fasttext_lite_copy").value == "yes"
+    assert at.selectbox(key="param_minilm+fasttext_final_refit").value == "no"
     # Settings the pair does not use are not offered.
-    for name in ("vocab_size", "final_refit"):
+    for name in ("vocab_size", "embedding_dim"):
         assert f"param_minilm+fasttext_{name}" not in keys
 
 

@@ -35,6 +35,21 @@ def test_a_job_reports_progress_and_saves_a_version(data, tmp_path):
     assert state["steps"] and state["epochs"] == TINY_PARAMS["epochs"]
     assert registry.versions() == [state["result"]["version"]]
     assert "baseline" in state["result"]
+    assert not any(h["refit"] for h in state["history"])
+
+
+def test_a_final_refits_epochs_are_marked_and_charted_apart(data, tmp_path):
+    from ui.retrain_tab import REFIT_PARTS, curves_chart
+
+    job = JobRunner().start(training(data, Registry(tmp_path), final_refit="yes"), "tiny")
+    state = job.wait(timeout=300)
+    assert state["status"] == "succeeded", state["error"]
+    refit = state["result"]["refit"]["epochs"]
+    first = state["result"]["epochs_run"]
+    assert [h["refit"] for h in state["history"]] == [False] * first + [True] * refit
+    assert [h["epoch"] for h in state["history"]] == [*range(1, first + 1), *range(1, refit + 1)]
+    parts = set(curves_chart(state["history"]).data["part"])
+    assert parts == {"train", "validation", *REFIT_PARTS.values()}
 
 
 def test_cancel_stops_the_job_and_saves_nothing(data, tmp_path):

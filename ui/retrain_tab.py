@@ -100,10 +100,18 @@ def start_job(registry: Registry, chosen: tuple, values: dict, include_feedback:
     get_runner().start(target, f"{params['architecture']} on {data.source}")
 
 
+REFIT_PARTS = {"train": "refit: train + validation", "validation": "refit: validation (seen)"}
+
+
 def curves_chart(history: list[dict]) -> alt.Chart:
-    """Per-epoch loss and accuracy, train and validation."""
+    """Per-epoch loss and accuracy, train and validation, and a final refit's own lines."""
     rows = [
-        {"epoch": h["epoch"], "metric": metric, "part": part, "value": h[key]}
+        {
+            "epoch": h["epoch"],
+            "metric": metric,
+            "part": REFIT_PARTS[part] if h.get("refit") else part,
+            "value": h[key],
+        }
         for h in history
         for metric in ("loss", "accuracy")
         for part, key in (("train", metric), ("validation", f"val_{metric}"))

@@ -9,6 +9,10 @@ LinearSVC), and, for negative/neutral/positive labels, the VADER lexicon.
     python bench/compare_models.py --data data/Sentiment.csv --seeds 42 1 2
     python bench/compare_models.py --data apple_tweets.csv --seeds 42 1 2
     python bench/compare_models.py --candidates fasttext "fasttext, final refit"
+
+A final refit trains on the validation part, so its validation figures say nothing;
+`--inner` splits each training part again and puts the validation part in the test
+columns, which lets a refit be chosen without the test part.
 """
 
 import argparse
@@ -23,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from pipeline import config  # noqa: E402
 from pipeline.baseline import fit_tfidf_baseline, word_char_features  # noqa: E402
-from pipeline.data import load_labelled_data, split_data  # noqa: E402
+from pipeline.data import Splits, hold_out, load_labelled_data, split_data  # noqa: E402
 from pipeline.evaluate import accuracy_and_macro_f1  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
 
@@ -120,6 +124,18 @@ def keras_recipe(splits, labels, overrides, seed):
     return serving_predictor(model, params["architecture"], labels).predict_proba
 
 
+def inner_split(splits: Splits) -> Splits:
+    """Train and validation from the training part, with the validation part as the test."""
+    share = config.VALIDATION_SHARE / (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
+    train, validation = hold_out(splits.train, share, splits.seed)
+    return Splits(
+        train.reset_index(drop=True),
+        validation.reset_index(drop=True),
+        splits.validation,
+        splits.seed,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(config.KAGGLE_DATA_PATH))
@@ -133,6 +149,14 @@ def main() -> None:
         help="also write each seed's validation and test probabilities and labels, one .npz "
         "per seed, for studying ensembles and decision rules offline",
     )
+    parser.add_argument(
+        "--inner",
+        action="store_true",
+        help="split each seed's training part again (grouped and stratified, the validation "
+        "share) and score on the split's validation part in the test column: for choosing "
+        "settings, such as a final refit, that the validation part cannot judge, without "
+        "looking at the test part",
+    )
     args = parser.parse_args()
     data = load_labelled_data(args.data, label_column=args.label_column)
     peers = [
@@ -141,6 +165,8 @@ def main() -> None:
     results = {}
     for seed in args.seeds:
         splits = split_data(data, seed)
+        if args.inner:
+            splits = inner_split(splits)
         saved = {f"{part}_labels": getattr(splits, part)["label"].to_numpy(str) for part in PARTS}
         for name in [*peers, *args.candidates]:
             started = time.perf_counter()
@@ -165,6 +191,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     seeds = f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}), {data.source}"
+    if args.inner:
+        seeds += " (--inner: the test columns are the validation part)"
     for suffix in ("", ", each text once"):
         # The second table scores each distinct tweet once (pipeline.evaluate.each_text_once):
         # a part can be dominated by hundreds of copies of one retweet.

@@ -158,7 +158,7 @@ def find_slice_columns(frame: pd.DataFrame, used: list[str]) -> list[str]:
     return found[: config.MAX_SLICE_COLUMNS]
 
 
-def _hold_out(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def hold_out(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split off about `share` of the rows, grouped by normalised text and stratified by label."""
     # Imported here: serving never splits, and scikit-learn costs a second at start-up.
     from sklearn.model_selection import StratifiedGroupKFold
@@ -187,8 +187,8 @@ def split_data(
     Returns:
         The three parts.
     """
-    rest, test = _hold_out(data.frame, test_share, seed)
-    train, validation = _hold_out(rest, validation_share / (1 - test_share), seed)
+    rest, test = hold_out(data.frame, test_share, seed)
+    train, validation = hold_out(rest, validation_share / (1 - test_share), seed)
     return Splits(
         train=train.reset_index(drop=True),
         validation=validation.reset_index(drop=True),

@@ -100,7 +100,6 @@ class TrainingJob:
             "batch": 0,
             "steps": None,
             "history": [],
-            "refitting": False,
             "error": None,
             "result": None,
         }
@@ -123,12 +122,10 @@ class TrainingJob:
                     steps=event["steps"],
                 )
             elif kind == "epoch":
-                entry = {k: v for k, v in event.items() if k != "event"}
-                # A final refit's epochs count from 1 again, on train + validation.
-                self._state["history"].append({**entry, "refit": self._state["refitting"]})
+                entry = {"refit": False, **{k: v for k, v in event.items() if k != "event"}}
+                self._state["history"].append(entry)
             else:
                 self._state["phase"] = kind
-                self._state["refitting"] |= kind == "refitting"
 
     def _run(self) -> None:
         outcome: dict = {}

@@ -35,7 +35,7 @@ TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"  # MLflow's own variables
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 DEFAULT_EXPERIMENT = "tweet-sentiment"
 # Fields of an epoch event that are not metrics.
-EVENT_FIELDS = ("event", "epoch", "epochs")
+EVENT_FIELDS = ("event", "epoch", "epochs", "refit")  # refit: pipeline.recipes.refit
 # The prefix of metrics from the final refit on train + validation (train.fit_model).
 REFIT_PREFIX = "refit"
 
@@ -112,15 +112,12 @@ class TrainingRun:
     def __init__(self, folder: Path, mlflow_run: MlflowRun | None):
         self.tensorboard = TensorBoardLog(folder)
         self.mlflow = mlflow_run
-        self.phase = ""
         self.ended = False
 
     def wrap(self, report: ProgressReport | None) -> ProgressReport:
         """A progress callback that also logs every epoch, then calls `report`."""
 
         def tracked(event: dict) -> None:
-            if event.get("event") == "refitting":
-                self.phase = REFIT_PREFIX
             if event.get("event") == "epoch":
                 self.log_epoch(event)
             if report is not None:
@@ -130,9 +127,10 @@ class TrainingRun:
 
     def log_epoch(self, event: dict) -> None:
         """Log one epoch event; a refit's figures get the prefix `refit`."""
-        self.tensorboard.log_epoch(event, self.phase)
+        phase = REFIT_PREFIX if event.get("refit") else ""
+        self.tensorboard.log_epoch(event, phase)
         if self.mlflow:
-            prefix = f"{self.phase}_" if self.phase else ""
+            prefix = f"{phase}_" if phase else ""
             metrics = {f"{prefix}{name}": value for name, value in epoch_metrics(event).items()}
             self.mlflow.log_epoch(metrics, event["epoch"])
 

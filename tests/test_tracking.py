@@ -141,6 +141,20 @@ def test_final_metrics_are_logged(tracked):
     assert metrics["epochs_run"] == meta["epochs_run"]
 
 
+def test_a_final_refits_epochs_are_logged_under_their_own_prefix(client, sample_data, tmp_path):
+    params = resolve_params({**TINY_PARAMS, "final_refit": "yes"})
+    meta = Registry(tmp_path).metadata(
+        train_and_save(sample_data, params, Registry(tmp_path))["version"]
+    )
+    run = client.get_run(meta["tracking"]["mlflow"]["run_id"])
+    refit_epochs = list(range(1, meta["refit"]["epochs"] + 1))
+    assert [step for step, _ in metric_steps(client, run.info.run_id, "refit_loss")] == refit_epochs
+    # The first run's curve is not continued by the refit's epochs.
+    loss = metric_steps(client, run.info.run_id, "loss")
+    assert [value for _, value in loss] == pytest.approx(meta["history"]["loss"])
+    assert not {"refit", "refit_refit"} & set(run.data.metrics)  # the mark is not a metric
+
+
 def test_confusion_matrix_is_an_artifact_with_its_label_order(tracked, mlflow_store, tmp_path):
     from mlflow import MlflowClient
 

@@ -21,7 +21,7 @@ def fit_with_refit(fit, splits: Splits, labels: list[str], params: dict, report,
         labels: the label order.
         params: validated hyperparameters of the recipe `fit` belongs to.
         report: progress callback or None; a refit announces itself with a "refitting"
-            event, after which its epochs follow.
+            event, and its epoch events carry `"refit": True` (they count from 1 again).
         stop_event: set it to cancel; TrainingCancelled is raised.
 
     Returns:
@@ -36,10 +36,16 @@ def fit_with_refit(fit, splits: Splits, labels: list[str], params: dict, report,
     epochs = best_epoch(history, params)
     if report is not None:
         report({"event": "refitting"})
+        report = _marked_as_refit(report)
     refit_params = {**params, "epochs": epochs, "patience": 0}
     model, _, _ = fit(merge_validation(splits), labels, refit_params, report, stop_event)
     rows = len(splits.train) + len(splits.validation)
     return model, history, {**extras, "refit": {"epochs": epochs, "rows": rows}}
+
+
+def _marked_as_refit(report):
+    """`report`, with the refit's epoch events marked."""
+    return lambda event: report({**event, "refit": True} if event["event"] == "epoch" else event)
 
 
 def best_epoch(history: dict, params: dict) -> int:

@@ -41,13 +41,11 @@ class PruningReport:
         self.trial = trial
         self.report = report
         self.accuracies: list[float] = []
-        self.refitting = False
 
     def __call__(self, event: dict) -> None:
         self.report(event)
-        if event["event"] == "refitting":  # a final refit's epochs say nothing new
-            self.refitting = True
-        if event["event"] != "epoch" or self.refitting or "val_accuracy" not in event:
+        # A final refit's epochs (marked "refit") say nothing new about validation.
+        if event["event"] != "epoch" or event.get("refit") or "val_accuracy" not in event:
             return
         self.accuracies.append(event["val_accuracy"])
         self.trial.report(event["val_accuracy"], event["epoch"])

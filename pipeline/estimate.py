@@ -24,9 +24,10 @@ def expected_training_seconds(
 ) -> tuple[float, str]:
     """The expected training time for a data set, and what the estimate rests on.
 
-    The newest version of the same architecture in the registry that recorded its whole
-    job's time gives the rate when there is one (it was most likely trained on this
-    machine); otherwise the reference figures above.
+    The estimate is for the recipe's defaults, which do no final refit. The newest version
+    of the same architecture in the registry that recorded its whole job's time, and was not
+    refit (a refit about doubles it), gives the rate when there is one (it was most likely
+    trained on this machine); otherwise the reference figures above.
 
     Args:
         registry: the models folder.
@@ -42,7 +43,8 @@ def expected_training_seconds(
         # Versions saved before 2026-12-04 (the shipped ones among them) recorded only the
         # fitting time, on whichever machine trained them: they give no rate.
         seconds = meta.get("job_seconds")
-        if meta.get("architecture") == architecture and seconds and sizes:
+        refit = "refit" in meta
+        if meta.get("architecture") == architecture and seconds and sizes and not refit:
             rate = seconds / max(1, sizes["train"])
             return rate * train_rows, f"at the rate of version {meta['version']}"
     return REFERENCE_SECONDS_PER_ROW[architecture] * train_rows, "on a 2-core machine"

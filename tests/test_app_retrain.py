@@ -85,6 +85,7 @@ def test_the_transformer_form_and_its_expected_training_time(monkeypatch, models
     at.radio(key="retrain_source").set_value("data/sample.csv").run()
     expected = [c.value for c in at.caption if c.value.startswith("Expected training time")]
     assert len(expected) == 1 and "for 700 rows" in expected[0]
+    assert "A final refit about doubles it." in expected[0]
 
 
 def test_the_ensemble_form_shows_the_members_weight_and_the_transformers_settings(

@@ -87,6 +87,24 @@ def test_a_version_without_its_job_time_gives_no_rate(tiny_models_dir, tmp_path)
     assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[meta["architecture"]] * train_rows)
 
 
+def test_a_refit_version_gives_no_rate_to_the_estimate_of_the_defaults(tiny_models_dir, tmp_path):
+    from pipeline import config
+    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
+
+    # Its job time includes the refit, about twice what the defaults (no refit) take.
+    copy = shutil.copytree(tiny_models_dir, tmp_path / "models")
+    meta = Registry(copy).list()[0]
+    metadata_file = copy / meta["version"] / "metadata.json"
+    refit = json.loads(metadata_file.read_text())
+    refit["refit"] = {"epochs": 2, "rows": 600}
+    metadata_file.write_text(json.dumps(refit))
+    rows = 10_000
+    train_rows = rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
+    seconds, basis = expected_training_seconds(Registry(copy), meta["architecture"], rows)
+    assert basis == "on a 2-core machine"
+    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[meta["architecture"]] * train_rows)
+
+
 def test_early_stopping_restores_the_best_epoch(sample_data, tmp_path):
     params = resolve_params({**TINY_PARAMS, "epochs": 30, "patience": 1, "learning_rate": 0.05})
     result = train_and_save(sample_data, params, Registry(tmp_path))

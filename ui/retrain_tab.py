@@ -13,6 +13,7 @@ from pipeline.params import (
     ARCHITECTURE_HELP,
     ARCHITECTURES,
     PARAM_SPECS,
+    SPECS_BY_NAME,
     ParamSpec,
     check_caps,
     default_params,
@@ -219,7 +220,14 @@ def expected_time_ui(registry: Registry, architecture: str, chosen: tuple) -> No
     except SentimentError:
         return  # the data's own problem is reported when training starts
     seconds, basis = expected_training_seconds(registry, architecture, rows)
-    st.caption(f"Expected training time for {rows:,} rows: {describe_duration(seconds)} ({basis}).")
+    refit = (
+        " A final refit about doubles it."
+        if SPECS_BY_NAME["final_refit"].applies_to(architecture)
+        else ""
+    )
+    st.caption(
+        f"Expected training time for {rows:,} rows: {describe_duration(seconds)} ({basis}).{refit}"
+    )
 
 
 def retrain_ui(registry: Registry) -> None:

@@ -69,35 +69,25 @@ def test_expected_training_time_follows_the_newest_version_s_whole_job(tiny_mode
     assert basis == "on a 2-core machine"
 
 
-def test_a_version_without_its_job_time_gives_no_rate(tiny_models_dir, tmp_path):
+def _without_job_time(meta: dict) -> None:
+    del meta["job_seconds"]  # as saved before 2026-12-04, and as the shipped versions are
+
+
+def _refit(meta: dict) -> None:
+    meta["refit"] = {"epochs": 2, "rows": 600}  # its job time is about twice the defaults'
+
+
+@pytest.mark.parametrize("edit", [_without_job_time, _refit], ids=["no job time", "refit"])
+def test_a_version_that_does_not_time_the_defaults_gives_no_rate(tiny_models_dir, tmp_path, edit):
     from pipeline import config
     from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
 
-    # As saved before 2026-12-04, and as the shipped versions are: the fitting time only.
     copy = shutil.copytree(tiny_models_dir, tmp_path / "models")
     meta = Registry(copy).list()[0]
     metadata_file = copy / meta["version"] / "metadata.json"
-    old = json.loads(metadata_file.read_text())
-    del old["job_seconds"]
-    metadata_file.write_text(json.dumps(old))
-    rows = 10_000
-    train_rows = rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
-    seconds, basis = expected_training_seconds(Registry(copy), meta["architecture"], rows)
-    assert basis == "on a 2-core machine"
-    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[meta["architecture"]] * train_rows)
-
-
-def test_a_refit_version_gives_no_rate_to_the_estimate_of_the_defaults(tiny_models_dir, tmp_path):
-    from pipeline import config
-    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
-
-    # Its job time includes the refit, about twice what the defaults (no refit) take.
-    copy = shutil.copytree(tiny_models_dir, tmp_path / "models")
-    meta = Registry(copy).list()[0]
-    metadata_file = copy / meta["version"] / "metadata.json"
-    refit = json.loads(metadata_file.read_text())
-    refit["refit"] = {"epochs": 2, "rows": 600}
-    metadata_file.write_text(json.dumps(refit))
+    edited = json.loads(metadata_file.read_text())
+    edit(edited)
+    metadata_file.write_text(json.dumps(edited))
     rows = 10_000
     train_rows = rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
     seconds, basis = expected_training_seconds(Registry(copy), meta["architecture"], rows)

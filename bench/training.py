@@ -110,6 +110,16 @@ def bare_import_seconds() -> float:
     return time.perf_counter() - started
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), to tell which kind of machine a peak was measured on."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown CPU"
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else "unknown CPU"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(config.KAGGLE_DATA_PATH))
@@ -130,7 +140,7 @@ def main() -> None:
             results[name] = run_child(name, args.data, args.seed, str(Path(folder, name)), cache)
             print(f"{name}: {json.dumps(results[name])}", flush=True)
     reference = min(reference, bare_import_seconds())
-    print(f"\n{args.data}, split seed {args.seed}, 2 cores")
+    print(f"\n{args.data}, split seed {args.seed}, {os.cpu_count()} cores of {cpu_model()}")
     print(f"bare `import tensorflow`: {reference:.1f} s (the faster of two, before and after)")
     allocator = os.environ.get(config.ALLOCATOR_ENV) or config.ALLOCATORS[0]
     print(f"{config.ALLOCATOR_ENV}: {allocator} (each run's own setting is in its name)\n")

@@ -32,6 +32,10 @@ _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 # Columns listed in a "no column" message, and characters shown of each name.
 SHOWN_COLUMNS, SHOWN_NAME_CHARS = 20, 40
+# The column of texts is guessed from this many rows when the user names none.
+GUESS_ROWS = 1_000
+# Cells that read as a number: an id, a count, a score ("12", "-3.5", "1e3", "1,234").
+_NUMBER = r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d*)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"
 
 CsvSource = str | Path | bytes
 
@@ -182,6 +186,95 @@ def require_columns(frame: pd.DataFrame, columns: list[str], name: str = "The fi
         raise DataError(
             f"{name} has no column {', '.join(map(repr, missing))}. Columns present: {present}."
         )
+
+
+def column_problem(frame: pd.DataFrame, column: str) -> str | None:
+    """Why a column cannot be the texts to classify, or None when it can.
+
+    Args:
+        frame: the parsed CSV (cells are strings; see `read_csv`).
+        column: one of its columns.
+
+    Returns:
+        "is empty" or "holds only numbers (…)", to follow the column's name in a message.
+    """
+    cells = frame[column].astype(str).str.strip()
+    filled = cells[cells != ""]
+    if filled.empty:
+        return "is empty"
+    if filled.str.fullmatch(_NUMBER).all():
+        examples = ", ".join(_shorten(v) for v in filled.head(3))
+        return f"holds only numbers (such as {examples}), not texts"
+    return None
+
+
+def check_text_column(frame: pd.DataFrame, column: str, name: str = "The file") -> None:
+    """Refuse a text column that is missing, empty or numeric, with a message saying so.
+
+    Args:
+        frame: the parsed CSV (or its first rows).
+        column: the chosen text column.
+        name: how to call the file in messages.
+
+    Raises:
+        DataError: naming the column, what is wrong, and the columns that would do.
+    """
+    require_columns(frame, [column], name)
+    problem = column_problem(frame, column)
+    if problem:
+        usable = text_columns(frame)
+        hint = (
+            f"Columns with texts: {', '.join(map(repr, usable))}."
+            if usable
+            else "No column of this file holds texts."
+        )
+        raise DataError(f"Column {_shorten(column)!r} of {name} {problem}. {hint}")
+
+
+def text_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns that can hold texts, longest texts first (by median length, then mean).
+
+    Args:
+        frame: the parsed CSV (or its first rows).
+
+    Returns:
+        Every column that is neither empty nor numeric, in order of preference.
+    """
+    usable = [str(c) for c in frame.columns if column_problem(frame, c) is None]
+
+    def length(column: str) -> tuple[float, float]:
+        lengths = frame[column].astype(str).str.strip().str.len()
+        lengths = lengths[lengths > 0]
+        return float(lengths.median()), float(lengths.mean())
+
+    return sorted(usable, key=length, reverse=True)
+
+
+def guess_text_column(frame: pd.DataFrame, name: str = "The file", preferred: str = "text") -> str:
+    """The column of texts when the user names none: `preferred` if it holds texts, else the
+    column with the longest texts. Never a numeric or empty column.
+
+    Callers show the guess and let the user change it (the Batch tab's selectbox, the
+    scoring command's message and --text-column).
+
+    Args:
+        frame: the parsed CSV, or its first rows (GUESS_ROWS are enough).
+        name: how to call the file in messages.
+        preferred: the conventional name, taken when that column holds texts.
+
+    Returns:
+        A column name.
+
+    Raises:
+        DataError: no column holds texts.
+    """
+    usable = text_columns(frame.head(GUESS_ROWS))
+    if not usable:
+        shown = ", ".join(repr(_shorten(str(c))) for c in frame.columns[:SHOWN_COLUMNS])
+        raise DataError(
+            f"{name} has no column of texts: every column is empty or holds only numbers ({shown})."
+        )
+    return preferred if preferred in usable else usable[0]
 
 
 def read_csv(

@@ -62,6 +62,33 @@ class Splits:
         }
 
 
+# What the data sets this project knows by checksum hold, for a model's statement of scope.
+KNOWN_DATA = {
+    "83beb7691f876f9a762613e7c262f7a777a529cccfb96478089e912f1292c61c": (
+        "English tweets about the first 2015 US Republican primary debate"
+    ),
+    "cfd5ef56c22591695d25cb29828aef557d0118cabfa6ede4482a593a786f0443": (
+        "English tweet-like sentences about a primary debate, written for this project"
+    ),
+}
+
+
+def data_scope(described: dict) -> str:
+    """What a model learned from, in words, from its metadata's `data` (see `describe`).
+
+    Args:
+        described: a version's `data` entry.
+
+    Returns:
+        e.g. "English tweets about the first 2015 US Republican primary debate (13,871
+        rows of Sentiment.csv)".
+    """
+    name, rows = described.get("name", "its data"), described.get("rows_used")
+    what = KNOWN_DATA.get(described.get("sha256", ""), f"the texts of {name}")
+    count = f"{rows:,} rows of {name}" if rows else name
+    return f"{what} ({count})"
+
+
 def normalize_label(label: str) -> str:
     """Labels are compared without surrounding spaces or case: " Positive" is "positive"."""
     return " ".join(str(label).split()).lower()

@@ -3,7 +3,8 @@
 The export traces the end-to-end Keras model (cleaning, vectorizer, network, and the
 temperature scaling when the version keeps one) into a graph of standard TensorFlow ops, so
 loading it needs only TensorFlow, not this package: the custom CleanText layer becomes
-regex ops in the graph, TemperatureScaling a log and a softmax.
+a code-point lookup (its emoji table) and regex ops in the graph, TemperatureScaling a log
+and a softmax.
 
 Its `serving_default` signature takes raw strings, `text` of shape [n], and returns
 `probabilities` (float32 [n, k]), `label` (string [n]) and `labels` (string [n, k], the

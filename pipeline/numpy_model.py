@@ -18,7 +18,7 @@ from scipy.sparse import csr_matrix
 
 from pipeline.calibration import scale_probabilities
 from pipeline.errors import RegistryError
-from pipeline.text import apply_rules, compile_rules
+from pipeline.text import Cleaner
 
 SMALL_BATCH = 16
 FEW_CODES = 4096
@@ -107,8 +107,7 @@ class NumpyFastText:
     def __init__(self, config: dict, vocabulary: list[str], embedding, kernel, bias):
         layers = {layer["class_name"]: layer["config"] for layer in _layers(config)}
         cleaning, vectorizer = layers["CleanText"], layers["TextVectorization"]
-        self.rules = compile_rules(cleaning["rules"])
-        self.prefix, self.suffix = cleaning["prefix"], cleaning["suffix"]
+        self.clean = Cleaner.from_config(cleaning)
         self.ngrams = tuple(vectorizer["ngrams"] or (1,))
         self.length = vectorizer["output_sequence_length"]
         # recipes.base.TemperatureScaling on the output, when calibration kept one.
@@ -120,10 +119,6 @@ class NumpyFastText:
         self.embedding = np.asarray(embedding, dtype=np.float32)
         self.kernel = np.asarray(kernel, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
-
-    def clean(self, text: str) -> str:
-        """The model's CleanText layer, in Python."""
-        return f"{self.prefix}{apply_rules(text, self.rules)}{self.suffix}"
 
     def _text_codes(self, text: str) -> np.ndarray:
         """One text's n-gram codes in the vectorizer's order (see `_ngram_codes`)."""

@@ -13,6 +13,7 @@ from pipeline import config
 from pipeline.csvfile import iter_csv_chunks
 from pipeline.errors import DataError, RegistryError
 from pipeline.registry import Registry
+from pipeline.window import InputWindow, read_window
 
 BATCH_SIZE = 1024
 # Rows per progress step when scoring a frame: a few batches, so both threads have work.
@@ -62,13 +63,35 @@ class Predictor:
             model of pipeline.numpy_model, or `keras_forward(model)`.
         labels: the label order of the probability columns.
         metadata: the version's metadata, if it came from the registry.
+        model_file: the version's `model.keras`, where its input window is read
+            (pipeline.window) the first time `words_read` is asked.
     """
 
-    def __init__(self, forward, labels: list[str], metadata: dict | None = None):
+    def __init__(
+        self,
+        forward,
+        labels: list[str],
+        metadata: dict | None = None,
+        model_file: str | os.PathLike | None = None,
+    ):
         self.forward = forward
         self.labels: list[str] = list(labels)
         self.metadata: dict = metadata or {}
         self.version: str | None = self.metadata.get("version")
+        self.model_file = model_file
+
+    @functools.cached_property
+    def window(self) -> InputWindow | None:
+        """How much of a text the model reads (None for a model without its file)."""
+        return read_window(self.model_file) if self.model_file else None
+
+    def words_read(self, text: str) -> int | None:
+        """How many of a text's leading words the model reads whole; None if not known.
+
+        A model cuts a longer text at its input's limit (pipeline.window) without a word,
+        so callers say so when this is less than the text's words.
+        """
+        return None if self.window is None else self.window.words_read(text)
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """Probabilities of every class for each text.
@@ -148,7 +171,7 @@ def load_predictor(
         from pipeline.recipes import serving_forward
 
         forward = serving_forward(registry.load_model(version), metadata.get("architecture"))
-    return Predictor(forward, metadata["labels"], metadata)
+    return Predictor(forward, metadata["labels"], metadata, registry.model_file(version))
 
 
 def _load_lite(registry: Registry, version: str):

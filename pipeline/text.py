@@ -10,7 +10,9 @@ Each rule is a (pattern, replacement) pair written in the common subset of Pytho
 give the same string for the same input. tests/test_text.py checks that they agree.
 """
 
+import functools
 import re
+import unicodedata
 
 URL_TOKEN = "xxurl"
 NAME_TOKEN = "xxname"
@@ -29,8 +31,13 @@ PEOPLE = (
     "jindal", "graham", "pataki", "gilmore", "megyn", "kelly", "wallace", "baier",
 )  # fmt: skip
 
-# Rules run in order on ASCII-lower-cased text.
+# A flag is a pair of regional-indicator letters; it becomes the word "flag" (there are
+# hundreds of flags, and no single code point to look up; see `emoji_characters`).
+FLAG_RULE = (r"[\x{1F1E6}-\x{1F1FF}]{2}", " flag ")
+
+# Rules run in order on ASCII-lower-cased text (after `emoji_characters`, where a model has it).
 CLEANING_RULES: tuple[tuple[str, str], ...] = (
+    FLAG_RULE,
     # URLs, including the truncated "http://t.co/Ab…" that retweets end with.
     (r"(?:https?://|www\.)[^ \t\n\r\f\v]*", f" {URL_TOKEN} "),
     (r"@[a-z0-9_]+", f" {USER_TOKEN} "),
@@ -52,11 +59,12 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
 # (with their names kept, swapping one for another flipped 2 of 11 labels of the
 # fine-tuned model). Punctuation and everything else stay.
 TRANSFORMER_RULES: tuple[tuple[str, str], ...] = (
-    (CLEANING_RULES[0][0], " http "),
+    FLAG_RULE,
+    (CLEANING_RULES[1][0], " http "),
     (r"@[a-z0-9_]+", " @user "),
     (r"\brt\b", " "),
     (r"&amp;", " & "),
-    (CLEANING_RULES[5][0], " someone "),
+    (CLEANING_RULES[6][0], " someone "),
     (r"[ \t\n\r\f\v]+", " "),
     (r"^ +| +$", ""),
 )
@@ -64,8 +72,78 @@ TRANSFORMER_RULES: tuple[tuple[str, str], ...] = (
 # Grouping key for the leakage-free split: copies of one tweet (retweets, the same text
 # with another link) must land on the same side.
 _LEADING_RETWEET = re.compile(r"^\s*rt\s+@\w+:?\s*", re.ASCII)
-_URL = re.compile(CLEANING_RULES[0][0], re.ASCII)
+_URL = re.compile(CLEANING_RULES[1][0], re.ASCII)
 _SPACES = re.compile(r"\s+")
+
+
+# Emoji joiners and presentation selectors: a zero-width joiner separates the parts of a
+# sequence ("man" "laptop"); the selectors and skin tones carry no sentiment and go.
+_ZERO_WIDTH_JOINER = 0x200D
+_DROPPED = (0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400))
+
+
+@functools.cache
+def emoji_characters() -> tuple[tuple[int, str], ...]:
+    """Each single-code-point emoji and its English name as words, for the cleaning.
+
+    Emoji mean nothing to a model that never saw them: the pretrained encoder's vocabulary
+    has almost none, and the n-gram cleaning dropped them. Their names are words it knows
+    ("😍" becomes " smiling face with heart-eyes "). The table comes from the `emoji`
+    package's CLDR names (its `demojize`, one code point at a time), and a model stores it
+    in its CleanText config, so serving needs no `emoji` package and a saved model keeps the
+    table it was trained with.
+
+    Returns:
+        (code point, replacement) pairs sorted by code point, replacements space-padded
+        ASCII ("" for the dropped selectors and skin tones).
+    """
+    import emoji
+
+    table = {code: "" for code in _DROPPED}
+    table[_ZERO_WIDTH_JOINER] = " "
+    for key, data in emoji.EMOJI_DATA.items():
+        chars = key.replace("\ufe0f", "").replace("\ufe0e", "")
+        if len(chars) != 1 or ord(chars) in table or ord(chars) < 0x80:
+            continue
+        name = unicodedata.normalize("NFKD", data["en"]).encode("ascii", "ignore").decode()
+        words = re.sub(r"[^A-Za-z0-9'&.-]+", " ", name.replace("_", " ")).strip().lower()
+        table[ord(chars)] = f" {words} "
+    return tuple(sorted(table.items()))
+
+
+class Cleaner:
+    """A saved model's cleaning in Python: its emoji table, lower-casing, rules and marks.
+
+    The same steps, in the same order, as the CleanText layer (pipeline.recipes.ngram) runs
+    as TensorFlow string ops; tests/test_text.py checks that they agree.
+
+    Args:
+        rules: (pattern, replacement) pairs, as in CLEANING_RULES or a CleanText config.
+        characters: (code point, replacement) pairs applied first (`emoji_characters`);
+            none for models saved before emoji had names.
+        prefix: text put before the cleaned text.
+        suffix: text put after it.
+    """
+
+    def __init__(self, rules, characters=(), prefix: str = "", suffix: str = ""):
+        self.rules = compile_rules(rules)
+        self.table = {int(code): text for code, text in characters}
+        self.prefix, self.suffix = prefix, suffix
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Cleaner":
+        """The cleaning of a CleanText layer's saved config."""
+        return cls(
+            config["rules"],
+            config.get("characters") or (),
+            config.get("prefix", ""),
+            config.get("suffix", ""),
+        )
+
+    def __call__(self, text: str) -> str:
+        if self.table:
+            text = text.translate(self.table)
+        return f"{self.prefix}{apply_rules(text, self.rules)}{self.suffix}"
 
 
 def compile_rules(rules) -> list[tuple[re.Pattern, str]]:
@@ -91,9 +169,6 @@ def apply_rules(text: str, rules: list[tuple[re.Pattern, str]]) -> str:
     return text
 
 
-_PY_RULES = compile_rules(CLEANING_RULES)
-
-
 def ascii_lower(text: str) -> str:
     """Lower-case A-Z only, as `tf.strings.lower` does without an encoding.
 
@@ -108,16 +183,22 @@ def ascii_lower(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
+@functools.cache
+def _cleaner() -> Cleaner:
+    return Cleaner(CLEANING_RULES, emoji_characters())
+
+
 def clean_text(text: str) -> str:
-    """Clean one text exactly as the saved model's vectorizer does.
+    """Clean one text exactly as a new n-gram model's CleanText layer does.
 
     Args:
         text: a raw tweet or sentence.
 
     Returns:
-        Space-separated lower-case tokens, e.g. "RT @gop: Support #Trump!" -> "support trump".
+        Space-separated lower-case tokens, e.g. "RT @gop: Support #Trump!" -> "support
+        xxname", "So proud 😍" -> "so proud smiling face with heart eyes".
     """
-    return apply_rules(text, _PY_RULES)
+    return _cleaner()(text)
 
 
 def clean_text_bounded(text: str) -> str:
@@ -130,6 +211,26 @@ def clean_text_bounded(text: str) -> str:
         e.g. "Great night!" -> "< great night >".
     """
     return f"{TEXT_START}{clean_text(text)}{TEXT_END}"
+
+
+def cut_text(text: str, limit: int) -> str:
+    """A text cut to at most `limit` characters, at the last whitespace before the limit
+    when there is one in its second half (so no word is cut in two).
+
+    Args:
+        text: any text.
+        limit: the most characters kept.
+
+    Returns:
+        The text itself when it is short enough, else its beginning, right-stripped.
+    """
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    if text[limit].isspace():
+        return head.rstrip()
+    space = max(head.rfind(c) for c in " \t\n\r")
+    return (head[:space] if space > limit // 2 else head).rstrip()
 
 
 def normalize_for_grouping(text: str) -> str:

@@ -180,7 +180,33 @@ def test_the_negation_check_needs_a_positive_class():
 
     result = run_behaviour_checks(NoPositive())
     assert result["negation"]["pass_rate"] is None
+    assert result["emoji"]["pass_rate"] is None and "'negative'" in result["emoji"]["note"]
     assert result["typo"]["cases"] > 0
+
+
+class EmojiReader(KeywordPredictor):
+    """Reads emoji by the names the cleaning gives them: a heart or a smile is praise."""
+
+    def predict_proba(self, texts):
+        from pipeline.text import clean_text
+
+        names = {"heart": "great", "clapping": "great", "smiling": "great",
+                 "enraged": "disaster", "vomiting": "disaster", "down": "disaster",
+                 "angry": "disaster"}  # fmt: skip
+        read = [" ".join(names.get(w, w) for w in clean_text(t).split()) for t in texts]
+        return super().predict_proba(read)
+
+
+def test_the_emoji_check_passes_a_model_that_reads_emoji_and_fails_one_that_does_not():
+    from pipeline.analysis.behaviour import EMOJI, PLAIN
+
+    blind = run_behaviour_checks(KeywordPredictor())["emoji"]
+    assert blind["kind"] == "directional"
+    assert blind["cases"] == len(PLAIN) * sum(map(len, EMOJI.values()))
+    assert blind["pass_rate"] == 0.0  # the probabilities never move
+    assert blind["failures"][0][1].startswith(blind["failures"][0][0] + " ")
+    reader = run_behaviour_checks(EmojiReader())["emoji"]
+    assert reader["pass_rate"] == 1.0 and reader["failures"] == []
 
 
 def test_runs_are_compared_by_parameters_curves_and_texts():

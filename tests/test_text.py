@@ -5,9 +5,12 @@ import pytest
 from pipeline.text import (
     TEXT_END,
     TEXT_START,
+    TRANSFORMER_RULES,
+    Cleaner,
     ascii_lower,
     clean_text,
     clean_text_bounded,
+    emoji_characters,
     normalize_for_grouping,
 )
 
@@ -30,7 +33,13 @@ CLEANING_CASES = [
     ("Tom &amp; Jerry", "tom and jerry"),
     ("  lots   of\tspace\n", "lots of space"),
     ("", ""),
-    ("\U0001f600\U0001f621", ""),
+    # Emoji become their names, words a model knows; selectors and skin tones go, a joiner
+    # separates, a flag is "flag".
+    ("\U0001f600\U0001f621", "grinning face enraged face"),
+    ("So proud \U0001f60d\U0001f525!", "so proud smiling face with heart eyes fire"),
+    ("\U0001f44d\U0001f3fd \u2764\ufe0f", "thumbs up red heart"),
+    ("\U0001f468\u200d\U0001f4bb coding", "man laptop coding"),
+    ("USA \U0001f1fa\U0001f1f8\U0001f1ec\U0001f1e7", "usa flag flag"),
     ("caf\u00e9 na\u00efve", "caf na ve"),
     ("WORST SHOW EVER!!!", "worst show ever"),
     # The debate's people become one token: the model judges what is said, not about whom.
@@ -42,6 +51,50 @@ CLEANING_CASES = [
 @pytest.mark.parametrize(("raw", "cleaned"), CLEANING_CASES)
 def test_clean_text_applies_the_rules(raw, cleaned):
     assert clean_text(raw) == cleaned
+
+
+# The transformer's light cleaning (minilm, minilm-frozen and the pair's minilm member): one
+# case at least for each of its rules, and for the emoji table.
+TRANSFORMER_CASES = [
+    # URLs become "http", handles "@user", as TweetEval writes them.
+    ("see http://t.co/ZSfF\u2026 now", "see http now"),
+    ("www.example.org/x?y=1", "http"),
+    ("@megynkelly asked", "@user asked"),
+    # The retweet marker goes only as a whole word.
+    ("RT @GOP: support the start", "@user : support the start"),
+    ("Tom &amp; Jerry", "tom & jerry"),
+    # The debate's people become "someone", with plurals, possessives and numbers.
+    ("Trump's answer, #Jeb2016 and KASICH", "someone 's answer, # someone and someone"),
+    ("trumpet and rubious", "trumpet and rubious"),
+    # Punctuation, accents and case beyond ASCII stay for the encoder's own tokenizer.
+    ("WORST show EVER!!!", "worst show ever!!!"),
+    ("caf\u00e9 \u00c9T\u00c9", "caf\u00e9 \u00c9t\u00c9"),
+    ("  lots   of\tspace\n", "lots of space"),
+    ("", ""),
+    (
+        "\U0001f60d\U0001f60d\U0001f525",
+        "smiling face with heart-eyes smiling face with heart-eyes fire",
+    ),
+    ("\U0001f621\U0001f92e\U0001f44e", "enraged face face vomiting thumbs down"),
+    ("\U0001f1fa\U0001f1f8 pride", "flag pride"),
+]
+
+
+@pytest.mark.parametrize(("raw", "cleaned"), TRANSFORMER_CASES)
+def test_transformer_cleaning_applies_its_rules(raw, cleaned):
+    clean = Cleaner(TRANSFORMER_RULES, emoji_characters())
+    assert clean(raw) == cleaned
+
+
+def test_every_single_code_point_emoji_has_a_name():
+    import emoji
+
+    table = dict(emoji_characters())
+    for key in emoji.EMOJI_DATA:
+        chars = key.replace("\ufe0f", "")
+        if len(chars) == 1 and ord(chars) >= 0x80 and not 0x1F3FB <= ord(chars) <= 0x1F3FF:
+            assert table[ord(chars)].strip(), key
+    assert all(text.isascii() for text in table.values())
 
 
 HOSTILE = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", "<b>x</b>"]
@@ -56,8 +109,37 @@ def test_in_model_cleaning_matches_python_cleaning(python_clean, marks):
     from pipeline.recipes.ngram import CleanText
 
     texts = [raw for raw, _ in CLEANING_CASES] + HOSTILE
-    cleaned = [t.decode("utf-8") for t in CleanText(**marks)(tf.constant(texts)).numpy()]
+    layer = CleanText(characters=emoji_characters(), **marks)
+    cleaned = [t.decode("utf-8") for t in layer(tf.constant(texts)).numpy()]
     assert cleaned == [python_clean(t) for t in texts]
+
+
+def test_the_transformer_cleaning_in_the_model_matches_python():
+    import emoji
+
+    from pipeline.backend import tf
+    from pipeline.recipes.ngram import CleanText
+
+    # Every emoji the package knows, alone and inside a text, plus the hostile strings.
+    texts = [raw for raw, _ in TRANSFORMER_CASES] + HOSTILE + list(emoji.EMOJI_DATA)
+    texts += [f"Debate {key} night" for key in emoji.EMOJI_DATA]
+    layer = CleanText(rules=TRANSFORMER_RULES, characters=emoji_characters())
+    cleaned = [t.decode("utf-8") for t in layer(tf.constant(texts)).numpy()]
+    python = Cleaner.from_config(layer.get_config())
+    assert cleaned == [python(t) for t in texts]
+
+
+def test_a_model_saved_without_an_emoji_table_keeps_ignoring_emoji(tmp_path):
+    from pipeline.backend import keras, tf
+    from pipeline.recipes.ngram import CleanText
+
+    texts = keras.Input(shape=(), dtype="string")
+    model = keras.Model(texts, CleanText()(texts))  # as versions saved before the table
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded(tf.constant(["Great \U0001f60d"])).numpy()[0] == b"great"
+    config = next(layer.get_config() for layer in loaded.layers if isinstance(layer, CleanText))
+    assert Cleaner.from_config(config)("Great \U0001f60d") == "great"
 
 
 def test_saved_model_keeps_its_own_cleaning_rules(tmp_path):

@@ -1,20 +1,27 @@
 """Predict tab: one text in, the label, every class's probability and a word explanation
-(at once for the fast models, on request for the transformer ones)."""
+(at once for the fast models, on request for the transformer ones). The text is kept in the
+page's address (`?text=...`), so a link opens on the same text and its result."""
 
 import html
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import streamlit as st
 
 from pipeline import config
+from pipeline.data import data_scope
 from pipeline.errors import SentimentError
-from pipeline.explain import explain_by_occlusion, explained_unasked
+from pipeline.explain import MAX_EXPLAINED_WORDS, explain_by_occlusion, explained_unasked
 from pipeline.feedback import record_feedback
 from pipeline.predict import Predictor
+from pipeline.text import cut_text
 from ui.charts import label_colors, probability_spec
 from ui.common import escape_markdown, show_error
 
 FEEDBACK_COUNT_KEY = "feedback_given"
+# The query parameter that carries the text, and the session key of the last one loaded.
+TEXT_PARAM = "text"
+SHARED_KEY = "shared_text"
 # One switch for the models that explain at once and one for those that explain on request,
 # so each keeps the user's own choice when the sidebar changes the model.
 EXPLAIN_KEYS = {True: "explain_words", False: "explain_words_on_request"}
@@ -46,9 +53,10 @@ def input_ui(explain_default: bool) -> str | None:
     """The text box, the explanation switch and the Predict button, in a form. Returns the
     submitted text."""
     with st.form("predict_form"):
+        # No max_chars: a browser drops a paste longer than a text box's limit, so a long
+        # text is accepted here and cut, with a note, when it is classified.
         text = st.text_area(
             "Text to classify",
-            max_chars=config.MAX_TEXT_CHARS,
             key="predict_text",
             placeholder="Type or paste a tweet…",
         )
@@ -89,11 +97,48 @@ def explanation_html(explanation: dict, labels: list[str]) -> str:
     )
 
 
-def result_ui(predictor: Predictor, text: str, explain: bool = True) -> None:
+def reading_note(predictor: Predictor, text: str, typed: int) -> tuple[str | None, int | None]:
+    """What was left unread of a text: cut to the box's limit, or past the model's input.
+
+    Args:
+        predictor: the model.
+        text: the text classified (already cut to MAX_TEXT_CHARS).
+        typed: the length of the text as typed or pasted.
+
+    Returns:
+        A warning to show (None when everything was read) and the number of words the model
+        read whole (None when unknown).
+    """
+    notes = []
+    if typed > len(text):
+        notes.append(
+            f"Classified the first {len(text):,} of {typed:,} characters: the Predict box "
+            f"takes up to {config.MAX_TEXT_CHARS:,}."
+        )
+    read, total = predictor.words_read(text), len(text.split())
+    if read is not None and read < total:
+        counted = predictor.window.words_counted(text)
+        notes.append(
+            f"Only the first {read:,} of these {total:,} words were read in full, and nothing "
+            f"after word {counted:,} counted: the model's input holds "
+            f"{predictor.window.describe()}."
+        )
+    return (" ".join(notes) or None), read
+
+
+def share_link(text: str) -> str:
+    """The app's address with the text in its query, e.g. http://host:8501/?text=Great+night."""
+    base = urlsplit(st.context.url or "")
+    return f"{base.scheme}://{base.netloc}{base.path}?{urlencode({TEXT_PARAM: text})}"
+
+
+def result_ui(predictor: Predictor, text: str, explain: bool = True, typed: int = 0) -> None:
     """The label with its probability, the probability chart and, if asked, the explanation
     (from the same forward pass: the text is the first row of the occlusion batch)."""
+    note, read = reading_note(predictor, text, typed)
     if explain:
-        explanation = explain_by_occlusion(predictor, text)
+        covered = MAX_EXPLAINED_WORDS if read is None else min(read, MAX_EXPLAINED_WORDS)
+        explanation = explain_by_occlusion(predictor, text, max_words=covered)
         probabilities, label = explanation["probabilities"], explanation["label"]
     else:
         prediction = predictor.predict([text])[0]
@@ -108,12 +153,28 @@ def result_ui(predictor: Predictor, text: str, explain: bool = True) -> None:
     frame = pd.DataFrame(
         {"label": list(probabilities), "probability": list(probabilities.values())}
     )
+    if note:
+        st.warning(note)
     st.vega_lite_chart(frame, probability_spec(probabilities), width="stretch")
     if explain:
         st.markdown("**Why:** each word is removed in turn; its tint shows the class it supports.")
+        words = len(explanation["words"])
+        if covered < words:
+            st.caption(
+                f"The explanation covers the first {covered:,} of {words:,} words"
+                + (" (those the model reads)." if read is not None and covered == read else ".")
+            )
         st.html(explanation_html(explanation, predictor.labels))
     else:
         st.caption("Turn on **Explain the words** and press Predict to see which words drove it.")
+    st.caption(
+        f"This model learned from {escape_markdown(data_scope(predictor.metadata.get('data', {})))}"
+        ". Texts unlike those (other topics, other languages, sarcasm) are outside what it "
+        "learned, and its answer on them is a guess."
+    )
+    with st.expander("Share this prediction"):
+        st.caption("This link opens the dashboard on the same text and its result:")
+        st.code(share_link(text), language=None, wrap_lines=True)
     feedback_ui(predictor, text, label)
 
 
@@ -142,18 +203,39 @@ def feedback_ui(predictor: Predictor, text: str, predicted: str) -> None:
                 show_error(exc)
 
 
+def shared_text_ui() -> None:
+    """Open on the text of a shared link (`?text=...`), once per link."""
+    shared = st.query_params.get(TEXT_PARAM)
+    if shared and st.session_state.get(SHARED_KEY) != shared:
+        st.session_state[SHARED_KEY] = shared
+        st.session_state["predict_text"] = shared
+        st.session_state["prediction_text"] = shared
+
+
+def submit(text: str) -> None:
+    """Keep a submitted text for the result and in the page's address."""
+    st.session_state["prediction_text"] = text
+    shared = cut_text(text, config.MAX_TEXT_CHARS)
+    st.session_state[SHARED_KEY] = shared
+    st.query_params[TEXT_PARAM] = shared
+
+
 @st.fragment
 def predict_ui(predictor: Predictor) -> None:
     """The whole Predict tab, as a fragment: a click here reruns this tab, not all five."""
+    shared_text_ui()
     examples_ui()
     explain_default = explained_unasked(predictor.metadata.get("architecture"))
     submitted = input_ui(explain_default)
     if submitted is not None:
         if not submitted.strip():
             st.session_state.pop("prediction_text", None)
+            st.query_params.pop(TEXT_PARAM, None)
             st.warning("Type a text to classify.")
             return
-        st.session_state["prediction_text"] = submitted
-    if st.session_state.get("prediction_text"):
+        submit(submitted)
+    typed = st.session_state.get("prediction_text")
+    if typed:
         explain = st.session_state[EXPLAIN_KEYS[explain_default]]
-        result_ui(predictor, st.session_state["prediction_text"], explain)
+        text = cut_text(typed, config.MAX_TEXT_CHARS)
+        result_ui(predictor, text, explain, typed=len(typed))

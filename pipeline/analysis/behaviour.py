@@ -4,7 +4,9 @@
 - name: putting another person's name in should not flip it;
 - punctuation: adding or removing end punctuation should not flip it;
 - negation: "not" before a positive word should lower the positive class's probability
-  (only for label sets with a "positive" class).
+  (only for label sets with a "positive" class);
+- emoji: a positive emoji at the end of a plain sentence should raise the positive class's
+  probability, a negative one the negative class's (only for label sets with both).
 
 The sentences are built in, so any version can be checked without its data; every
 variant is scored in one batch. Each check's pass rate is stored in a new version's
@@ -55,7 +57,24 @@ NEGATIONS = (
     ("A smart answer on taxes", "Not a smart answer on taxes"),
     ("Great job everyone", "Not a great job everyone"),
 )
+# Plain sentences, and emoji whose sentiment is not in doubt (Novak et al.'s emoji sentiment
+# ranking puts each firmly on its side).
+PLAIN = (
+    "Watching the debate tonight",
+    "The candidates are on stage now",
+    "Just heard the answer on taxes",
+    "That was the second question",
+    "The debate is on channel five",
+    "He talked about the budget",
+)
+EMOJI = {
+    "positive": ("\U0001f60d", "\U0001f44f", "\u2764\ufe0f", "\U0001f60a"),
+    "negative": ("\U0001f621", "\U0001f92e", "\U0001f44e", "\U0001f620"),
+}
 MAX_FAILURES_KEPT = 5
+# The directional checks: (original, variant, the class whose probability must move, +1 up
+# or -1 down), and the classes each needs.
+DIRECTIONAL_NEEDS = {"negation": ("positive",), "emoji": ("positive", "negative")}
 
 
 def with_typo(text: str) -> str:
@@ -94,35 +113,56 @@ def run_behaviour_checks(predictor) -> dict:
         "negation" has "pass_rate" None when the labels have no "positive" class.
     """
     labels = list(predictor.labels)
-    cases = _cases()
-    if "positive" in labels:
-        cases["negation"] = list(NEGATIONS)
-    texts = sorted({text for pairs in cases.values() for pair in pairs for text in pair})
+    cases = {check: [(a, b, None, 0) for a, b in pairs] for check, pairs in _cases().items()}
+    directional = _directional_cases()
+    cases.update(
+        (check, directional[check])
+        for check, needs in DIRECTIONAL_NEEDS.items()
+        if set(needs) <= set(labels)
+    )
+    texts = sorted({text for pairs in cases.values() for case in pairs for text in case[:2]})
     probabilities = dict(zip(texts, predictor.predict_proba(texts), strict=True))
     results = {}
     for check, pairs in cases.items():
-        before = np.array([probabilities[a] for a, _ in pairs])
-        after = np.array([probabilities[b] for _, b in pairs])
-        if check == "negation":
-            positive = labels.index("positive")
-            passed = after[:, positive] < before[:, positive]
+        before = np.array([probabilities[case[0]] for case in pairs])
+        after = np.array([probabilities[case[1]] for case in pairs])
+        if check in DIRECTIONAL_NEEDS:
+            moved = np.array(
+                [(q[labels.index(c)] - p[labels.index(c)]) * sign
+                 for (_, _, c, sign), p, q in zip(pairs, before, after, strict=True)]
+            )  # fmt: skip
+            passed = moved > 0
         else:
             passed = before.argmax(axis=1) == after.argmax(axis=1)
         failures = [
-            [a, b, labels[int(p.argmax())], labels[int(q.argmax())]]
-            for (a, b), p, q, ok in zip(pairs, before, after, passed, strict=True)
+            [case[0], case[1], labels[int(p.argmax())], labels[int(q.argmax())]]
+            for case, p, q, ok in zip(pairs, before, after, passed, strict=True)
             if not ok
         ]
         results[check] = {
-            "kind": "directional" if check == "negation" else "invariance",
+            "kind": "directional" if check in DIRECTIONAL_NEEDS else "invariance",
             "cases": len(pairs),
             "passed": int(passed.sum()),
             "pass_rate": float(passed.mean()),
             "failures": failures[:MAX_FAILURES_KEPT],
         }
-    if "negation" not in results:
-        results["negation"] = {
-            "kind": "directional", "cases": 0, "passed": 0, "pass_rate": None, "failures": [],
-            "note": "needs a class named 'positive'",
-        }  # fmt: skip
+    for check, needs in DIRECTIONAL_NEEDS.items():
+        if check not in results:
+            results[check] = {
+                "kind": "directional", "cases": 0, "passed": 0, "pass_rate": None,
+                "failures": [], "note": "needs classes named " + " and ".join(map(repr, needs)),
+            }  # fmt: skip
     return results
+
+
+def _directional_cases() -> dict[str, list[tuple[str, str, str, int]]]:
+    """Each directional check's (original, variant, class, +1 or -1) cases."""
+    return {
+        "negation": [(a, b, "positive", -1) for a, b in NEGATIONS],
+        "emoji": [
+            (text, f"{text} {symbol}", label, +1)
+            for text in PLAIN
+            for label, symbols in EMOJI.items()
+            for symbol in symbols
+        ],
+    }

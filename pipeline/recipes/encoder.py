@@ -26,7 +26,7 @@ from pipeline.recipes.batching import (  # noqa: F401  (re-exported for the reci
     trim,
 )
 from pipeline.recipes.ngram import CleanText
-from pipeline.text import TRANSFORMER_RULES
+from pipeline.text import TRANSFORMER_RULES, emoji_characters
 
 BERT_INPUT_SPEC = {
     "token_ids": tf.TensorSpec((None, None), tf.int32),
@@ -91,7 +91,7 @@ def build_text_encoder(tokenizer, sequence_length: int):
     Returns:
         (CleanText layer, BertTextClassifierPreprocessor).
     """
-    cleaner = CleanText(rules=TRANSFORMER_RULES, name="clean_text")
+    cleaner = CleanText(rules=TRANSFORMER_RULES, characters=emoji_characters(), name="clean_text")
     packer = keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer, sequence_length=sequence_length, name="preprocessor"
     )
@@ -168,20 +168,21 @@ class EmbeddingCache:
     """Sentence embeddings on disk, keyed by encoder, sequence length, cleaning and text.
 
     The frozen recipe computes each text's embedding once; retraining the head on the same
-    (or overlapping) data then takes seconds. One .npz file per encoder, length and rules.
+    (or overlapping) data then takes seconds. One .npz file per encoder, length and cleaning.
 
     Args:
         encoder_sha256: the encoder weights' checksum.
         sequence_length: the length texts were cut to.
-        rules: the cleaning rules applied before tokenizing.
+        cleaning: the cleaning applied before tokenizing (the CleanText layer's rules and
+            emoji table).
         folder: the cache folder; default config.cache_dir() / "embeddings".
     """
 
     def __init__(
-        self, encoder_sha256: str, sequence_length: int, rules, folder: Path | None = None
+        self, encoder_sha256: str, sequence_length: int, cleaning, folder: Path | None = None
     ):
         folder = Path(folder or config.cache_dir() / "embeddings")
-        rules_key = hashlib.sha256(json.dumps([list(r) for r in rules]).encode()).hexdigest()
+        rules_key = hashlib.sha256(json.dumps(cleaning).encode()).hexdigest()
         name = f"{encoder_sha256[:16]}-len{sequence_length}-rules{rules_key[:8]}.npz"
         self.path = folder / name
         self.vectors: dict[str, np.ndarray] = {}

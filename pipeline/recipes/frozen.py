@@ -54,7 +54,8 @@ def embed(texts: list[str], pooled_encoder, cleaner, packer, report, stop_event)
 def cached_embeddings(splits, length, backbone, cleaner, packer, report, stop_event):
     """Training and validation embeddings, computing only those not cached yet."""
     info = encoder_info()
-    cache = EmbeddingCache(info["weights_sha256"], length, rules=cleaner.rules)
+    cleaning = [[list(r) for r in cleaner.rules], [list(c) for c in cleaner.characters]]
+    cache = EmbeddingCache(info["weights_sha256"], length, cleaning)
     texts = splits.train["text"].tolist() + splits.validation["text"].tolist()
     missing = cache.missing(texts)
     if missing:

@@ -32,7 +32,7 @@ from pipeline.quiet import quietly
 from pipeline.recipes.batching import length_batches, token_lengths, trim
 from pipeline.recipes.geometric import combine
 from pipeline.recipes.wordpiece import WordPiece
-from pipeline.text import apply_rules, compile_rules
+from pipeline.text import Cleaner
 
 LITE_FILE = "model.tflite"
 # Texts per invoke. Smaller than the Keras path's SERVING_BATCH (whose shapes XLA compiles):
@@ -88,7 +88,7 @@ class LiteTransformer:
         cleaning = _find(config, "CleanText")
         tokenizer = _find(config, "BertTokenizer")
         packer = _find(config, "BertTextClassifierPreprocessor")
-        self.rules = compile_rules(cleaning["rules"])
+        self.clean = Cleaner.from_config(cleaning)
         self.temperature = (_find(config, "TemperatureScaling") or {}).get("temperature")
         if vocabulary and vocabulary[-1] == "":
             vocabulary = vocabulary[:-1]
@@ -108,7 +108,7 @@ class LiteTransformer:
 
     def token_ids(self, texts: list[str]) -> np.ndarray:
         """The model's cleaning, then WordPiece ids padded to its sequence length."""
-        return self.wordpiece.token_ids([apply_rules(t, self.rules) for t in texts])
+        return self.wordpiece.token_ids([self.clean(t) for t in texts])
 
     def run(self, token_ids: np.ndarray) -> np.ndarray:
         """The network on one batch of token ids, on the first interpreter free."""

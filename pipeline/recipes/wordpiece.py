@@ -98,16 +98,25 @@ class WordPiece:
                 return (self.unknown,)
         return tuple(pieces)
 
+    def pieces(self, text: str, room: int | None = None) -> list[int]:
+        """The word-piece ids of an already cleaned text, without [CLS] and [SEP].
+
+        Args:
+            text: a cleaned text.
+            room: stop once this many ids are found (more may be returned); None for all.
+        """
+        ids: list[int] = []
+        for word in split_words(text, self.lowercase, self.strip_accents):
+            ids.extend(self.word_ids(word))
+            if room is not None and len(ids) >= room:
+                break
+        return ids
+
     def token_ids(self, texts: list[str]) -> np.ndarray:
         """Token ids of already cleaned texts, shape (n, sequence_length), int32."""
         out = np.zeros((len(texts), self.sequence_length), dtype="int32")
         room = self.sequence_length - 2
         for row, text in enumerate(texts):
-            ids = []
-            for word in split_words(text, self.lowercase, self.strip_accents):
-                ids.extend(self.word_ids(word))
-                if len(ids) >= room:
-                    break
-            ids = [self.start, *ids[:room], self.end]
+            ids = [self.start, *self.pieces(text, room)[:room], self.end]
             out[row, : len(ids)] = ids
         return out

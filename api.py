@@ -68,7 +68,13 @@ class ErrorAnswer(BaseModel):
     detail: str
 
 
-TEXT_SCHEMA = {"type": "string", "maxLength": config.MAX_TEXT_CHARS}
+# A text must hold something besides whitespace (the pattern); an empty one answers 422.
+TEXT_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": config.MAX_TEXT_CHARS,
+    "pattern": r"\S",
+}
 BATCH_SCHEMA = {
     "type": "array",
     "items": TEXT_SCHEMA,
@@ -101,7 +107,7 @@ PREDICT_ERRORS = {
     for status, description in [
         (413, "A text, the batch or the body is over its limit"),
         (415, "The body is neither JSON nor form data"),
-        (422, "Malformed JSON or form data; a missing, extra or mistyped field"),
+        (422, "Malformed JSON or form data; a missing, extra, empty or mistyped field"),
         (503, "No model could be loaded"),
     ]
 }

@@ -18,7 +18,12 @@ def build_parser() -> ArgumentParser:
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score")
     predict.add_argument("--input", help="CSV file to score")
     predict.add_argument("--output", help="where to write the scored CSV (with --input)")
-    predict.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
+    predict.add_argument(
+        "--text-column",
+        help="the column of texts (default: guessed from the first rows: "
+        f"{config.DEFAULT_TEXT_COLUMN!r} if it holds texts, else the column with the longest "
+        "texts, never a numeric one)",
+    )
     models = commands.add_parser("models", help="list the model versions")
     export = commands.add_parser(
         "export", help="write a version as a TensorFlow SavedModel for TF Serving"
@@ -91,8 +96,22 @@ def predict_command(args) -> int:
         print(f"\r[{bar:<30}] {share:4.0%}  {rows:,} rows", end="", file=sys.stderr, flush=True)
         shown = True
 
+    def say_guess(column: str) -> None:
+        print(
+            f"scoring the texts of column {column!r} (guessed from the first rows; "
+            "--text-column chooses another)",
+            file=sys.stderr,
+        )
+
     try:
-        rows = score_csv(predictor, args.input, args.output, args.text_column, on_progress=show)
+        rows = score_csv(
+            predictor,
+            args.input,
+            args.output,
+            args.text_column,
+            on_progress=show,
+            on_guess=say_guess,
+        )
     finally:
         if shown:  # end the progress line, so what follows (even an error) has its own line
             print(file=sys.stderr)

@@ -136,6 +136,9 @@ def _check_text(text, where: str) -> None:
             f"{where} has {len(text):,} characters; the limit is "
             f"{config.MAX_TEXT_CHARS:,} characters per text."
         )
+    if not text.strip():
+        # The dashboard refuses empty input too: a model labels "" as confidently as a text.
+        raise RequestError(f"{where} is empty: send a text to classify.")
 
 
 def texts_from_payload(payload: dict) -> tuple[list[str], bool]:

@@ -234,6 +234,9 @@ def check_text_column(frame: pd.DataFrame, column: str, name: str = "The file") 
 def text_columns(frame: pd.DataFrame) -> list[str]:
     """The columns that can hold texts, longest texts first (by median length, then mean).
 
+    Empty cells count as length 0, so a mostly empty column (a note on a few rows, a
+    reply-to field) does not outrank the texts because its few cells are long.
+
     Args:
         frame: the parsed CSV (or its first rows).
 
@@ -244,7 +247,6 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
 
     def length(column: str) -> tuple[float, float]:
         lengths = frame[column].astype(str).str.strip().str.len()
-        lengths = lengths[lengths > 0]
         return float(lengths.median()), float(lengths.mean())
 
     return sorted(usable, key=length, reverse=True)

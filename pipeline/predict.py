@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config
-from pipeline.csvfile import iter_csv_chunks
+from pipeline.csvfile import check_text_column, guess_text_column, iter_csv_chunks
 from pipeline.errors import DataError, RegistryError
 from pipeline.registry import Registry
 from pipeline.window import InputWindow, read_window
@@ -249,9 +249,10 @@ def score_csv(
     predictor: Predictor,
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
-    text_column: str = config.DEFAULT_TEXT_COLUMN,
+    text_column: str | None = None,
     chunk_rows: int = 10_000,
     on_progress: Callable[[int, float], None] | None = None,
+    on_guess: Callable[[str], None] | None = None,
 ) -> int:
     """Score a CSV file chunk by chunk and write the result; nothing partial is left behind.
 
@@ -259,10 +260,13 @@ def score_csv(
         predictor: a loaded predictor.
         input_path: the CSV to score.
         output_path: where to write the input columns plus the prediction columns.
-        text_column: the column holding the texts.
+        text_column: the column holding the texts; None guesses it from the first chunk
+            (see `guess_text_column`). A numeric or empty column is refused either way.
         chunk_rows: rows held in memory at once.
         on_progress: called after each chunk with the rows scored so far and the share of
             the file read (from the file position, so it needs no counting pass).
+        on_guess: called with the guessed column before any row is scored, so the caller
+            can say which column it took.
 
     Returns:
         The number of rows scored.
@@ -283,8 +287,12 @@ def score_csv(
         except OSError as exc:
             raise DataError(f"Cannot write {output_path}: {exc.strerror}.") from exc
         with handle:
-            chunks = iter_csv_chunks(input_path, chunk_rows, [text_column], name)
-            for chunk, share in chunks:
+            required = [] if text_column is None else [text_column]
+            for chunk, share in iter_csv_chunks(input_path, chunk_rows, required, name):
+                if chunk.empty:
+                    continue  # a header without rows: refused below
+                if rows == 0:
+                    text_column = _first_chunk_column(chunk, text_column, name, on_guess)
                 scored = neutralize_formulas(score_frame(predictor, chunk, text_column))
                 scored.to_csv(handle, header=rows == 0, index=False, lineterminator=CSV_LINE_END)
                 rows += len(chunk)
@@ -296,3 +304,16 @@ def score_csv(
     finally:
         temp.unlink(missing_ok=True)
     return rows
+
+
+def _first_chunk_column(
+    chunk: pd.DataFrame, column: str | None, name: str, on_guess: Callable[[str], None] | None
+) -> str:
+    """The text column checked on the first chunk, or guessed from it (and announced)."""
+    if column is not None:
+        check_text_column(chunk, column, name)
+        return column
+    column = guess_text_column(chunk, name, config.DEFAULT_TEXT_COLUMN)
+    if on_guess:
+        on_guess(column)
+    return column

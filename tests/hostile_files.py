@@ -85,9 +85,8 @@ CASES = {
     ),
     "no text column": Hostile(
         labelled(header="tweet,sentiment"),
+        None,  # scoring guesses the column of texts (tweet), says so and lets the user change it
         "has no column 'text'. Columns present: tweet, sentiment.",
-        "has no column 'text'. Columns present: tweet, sentiment.",
-        batch=None,  # the Batch tab has no fixed column: the user picks one of those present
         rows=24,
     ),
     "no label column": Hostile(

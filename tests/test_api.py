@@ -103,7 +103,7 @@ def test_form_data_with_unescaped_utf8_is_read_as_utf8(client):
 
 
 def test_json_texts_are_scored_in_order(client, predictor):
-    texts = ["WORST SHOW EVER", TEXT, "", "the debate is on fox"]
+    texts = ["WORST SHOW EVER", TEXT, "?", "the debate is on fox"]
     answer = client.post("/predict", json={"texts": texts})
     assert answer.status_code == 200
     body = answer.json()
@@ -209,6 +209,12 @@ BAD_REQUESTS = {
     "texts is a string": ({"json": {"texts": "a"}}, 422, "must be a list of strings"),
     "texts is empty": ({"json": {"texts": []}}, 422, '"texts" is empty'),
     "a batch item is not a string": ({"json": {"texts": ["a", True]}}, 422, '"texts"[1] must'),
+    "empty text": ({"json": {"text": ""}}, 422, '"text" is empty'),
+    "whitespace-only text": ({"json": {"text": " \n\t "}}, 422, '"text" is empty'),
+    "empty form text": ({"data": {"text": ""}}, 422, '"text" is empty'),
+    "whitespace-only form text": ({"content": b"text=+%20", "headers": FORM}, 422, "is empty"),
+    "empty multipart text": ({"files": {"text": (None, b"")}}, 422, '"text" is empty'),
+    "an empty batch item": ({"json": {"texts": ["ok", "a", "  "]}}, 422, '"texts"[2] is empty'),
     "empty form": ({"content": b"", "headers": FORM}, 422, "Missing field"),
     "form without text": ({"data": {"message": "hi"}}, 422, "Unknown field 'message'"),
     "form text twice": ({"content": b"text=a&text=b", "headers": FORM}, 422, "more than once"),

@@ -122,7 +122,8 @@ def test_batch_scores_an_uploaded_csv(monkeypatch, app_models_dir):
     at.selectbox(key="batch_column").select("tweet").run()
     at.button(key="batch_score").click().run()
     assert not at.exception
-    scored = at.dataframe[0].value
+    batch = next(t for t in at.tabs if t.label == "Batch")
+    scored = batch.dataframe[-1].value  # after the preview of the text column
     assert scored["predicted_label"].tolist()[0] == "negative"
     assert {"prob_negative", "prob_neutral", "prob_positive"} <= set(scored.columns)
     assert at.download_button(key="batch_download")

@@ -97,7 +97,7 @@ def test_predict_csv_with_a_missing_column_leaves_no_output(tiny_models_dir, tmp
     out = tmp_path / "out.csv"
     result = run_cli(
         "-m", "pipeline", "predict", "--input", str(source), "--output", str(out),
-        models_dir=tiny_models_dir,
+        "--text-column", "text", models_dir=tiny_models_dir,
     )  # fmt: skip
     assert_user_error(result, "no column 'text'")
     assert list(tmp_path.iterdir()) == [source]

@@ -137,9 +137,10 @@ def test_batch_table_shows_markup_texts_and_column_names_as_data(monkeypatch, ap
     frame = pd.DataFrame({"text": list(MARKUP.values()), MARKUP["html"]: list(MARKUP.values())})
     upload = (f"{MARKUP['markdown']}.csv", frame.to_csv(index=False).encode(), "text/csv")
     at.file_uploader(key="batch_file").set_value(upload).run()
+    at.selectbox(key="batch_column").select(MARKUP["html"]).run()  # named in the caption
     at.button(key="batch_score").click().run()
     assert_no_live_markup(at)
-    scored = at.dataframe[0].value
+    scored = next(d.value for d in at.dataframe if "predicted_label" in d.value)
     assert scored["text"].tolist() == list(MARKUP.values())
     assert scored[MARKUP["html"]].tolist() == list(MARKUP.values())
 

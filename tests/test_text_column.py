@@ -56,3 +56,13 @@ def test_numbers_inside_texts_keep_a_column_textual():
     data = frame(id=[1, 2], tweet=["2", "Trump 2016!"])
     check_text_column(data, "tweet")  # one text is enough to make it a text column
     assert guess_text_column(data) == "tweet"
+
+
+def test_a_mostly_empty_column_of_long_cells_does_not_outrank_the_texts():
+    data = frame(
+        id=[1, 2, 3, 4, 5],
+        tweet=["great debate tonight", "what a mess", "who won?", "so proud of them", "boring"],
+        reply_to=["", "", "", "in reply to a very long thread about the economy and taxes", ""],
+    )
+    assert guess_text_column(data) == "tweet"
+    assert text_columns(data) == ["tweet", "reply_to"]

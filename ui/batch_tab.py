@@ -4,13 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import config
-from pipeline.csvfile import read_csv, require_columns
+from pipeline.csvfile import check_text_column, guess_text_column, read_csv
 from pipeline.errors import DataError, SentimentError
 from pipeline.predict import Predictor, score_frame, to_csv_bytes
 from ui.charts import count_chart
-from ui.common import show_error
+from ui.common import escape_markdown, show_error
 
 MAX_BATCH_ROWS = 100_000
+# Rows of the chosen text column shown before scoring.
+PREVIEW_ROWS = 5
 
 
 def source_ui() -> tuple[pd.DataFrame | None, str | None]:
@@ -19,7 +21,7 @@ def source_ui() -> tuple[pd.DataFrame | None, str | None]:
     pasted = st.text_area("…or paste texts, one per line", key="batch_paste", height=120)
     if upload is not None:
         # Only the first MAX_BATCH_ROWS + 1 rows are parsed, so a huge file is refused fast.
-        frame, name, _ = read_csv(upload.getvalue(), max_rows=MAX_BATCH_ROWS, name=upload.name)
+        frame, name, digest = read_csv(upload.getvalue(), max_rows=MAX_BATCH_ROWS, name=upload.name)
         if len(frame) > MAX_BATCH_ROWS:
             raise DataError(
                 f"{name} has more than {MAX_BATCH_ROWS:,} rows, the Batch tab's cap. Score it "
@@ -28,19 +30,36 @@ def source_ui() -> tuple[pd.DataFrame | None, str | None]:
             )
         if frame.empty:
             raise DataError(f"{name} has a header but no rows.")
-        columns = [str(c) for c in frame.columns]
-        default = (
-            columns.index(config.DEFAULT_TEXT_COLUMN)
-            if config.DEFAULT_TEXT_COLUMN in columns
-            else 0
-        )
-        column = st.selectbox("Text column", columns, index=default, key="batch_column")
-        require_columns(frame, [column], name)
-        return frame, column
+        return frame, column_ui(frame, name, digest)
     lines = [line for line in pasted.splitlines() if line.strip()]
     if lines:
         return pd.DataFrame({"text": lines[:MAX_BATCH_ROWS]}), "text"
     return None, None
+
+
+def column_ui(frame: pd.DataFrame, name: str, digest: str) -> str:
+    """The "Text column" selectbox, set to the guess for each new file, with what it took
+    and a preview. Returns the column; a numeric or empty one is refused (DataError)."""
+    guess = guess_text_column(frame, name, config.DEFAULT_TEXT_COLUMN)
+    if st.session_state.get("batch_column_file") != digest:
+        # A new file: start from its guess, not from the previous file's choice.
+        st.session_state["batch_column_file"] = digest
+        st.session_state["batch_column"] = guess
+    columns = [str(c) for c in frame.columns]
+    column = st.selectbox("Text column", columns, key="batch_column")
+    check_text_column(frame, column, name)
+    if column != guess:
+        how = f"your choice (the guess was {escape_markdown(guess)})"
+    elif guess == config.DEFAULT_TEXT_COLUMN:
+        how = f"guessed: it is named “{config.DEFAULT_TEXT_COLUMN}”"
+    else:
+        how = "guessed: of the columns that are not numbers, it holds the longest texts"
+    st.caption(
+        f"Scoring the texts of column **{escape_markdown(column)}**, {how}. "
+        "Pick another in **Text column** if these are not the texts."
+    )
+    st.dataframe(frame[[column]].head(PREVIEW_ROWS), width="stretch", hide_index=True)
+    return column
 
 
 def results_ui(scored: pd.DataFrame, labels: list[str]) -> None:

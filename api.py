@@ -24,7 +24,8 @@ LIMITED_PATHS = ("/predict", "/models")
 # Comma-separated addresses of reverse proxies (nginx) whose X-Forwarded-For is believed.
 TRUSTED_PROXIES_ENV = "SENTIMENT_TRUSTED_PROXIES"
 
-# Static: nothing a user sends is ever put into this page.
+# Static: nothing a user sends is ever put into this page. The text box has no maxlength: a
+# browser would cut a longer paste without a word; the server refuses it with its limit.
 FORM_PAGE = f"""<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Tweet sentiment</title></head>
@@ -32,8 +33,7 @@ FORM_PAGE = f"""<!doctype html>
 <h1>Tweet sentiment</h1>
 <form method="post" action="/predict">
   <label for="text">Text (up to {config.MAX_TEXT_CHARS:,} characters)</label><br>
-  <textarea id="text" name="text" rows="4" cols="60"
-    maxlength="{config.MAX_TEXT_CHARS}" required></textarea><br>
+  <textarea id="text" name="text" rows="4" cols="60" required></textarea><br>
   <button type="submit">Predict</button>
 </form>
 <p>The answer is JSON. API docs: <a href="/docs">/docs</a>.</p>

@@ -38,6 +38,15 @@ def feedback_file(tmp_path, monkeypatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    """Every test caches derived files (embeddings, label checks, downloads of a remote
+    registry) in its own folder, so no test sees another's cache, whatever their order."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(path))
+    return path
+
+
 @pytest.fixture
 def sample_csv() -> Path:
     return config.SAMPLE_DATA_PATH
@@ -69,21 +78,19 @@ def tiny_models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory) -> Path:
-    """A tiny random BERT preset as the encoder, and a temporary embedding cache, for the
-    whole session (subprocesses inherit both through the environment)."""
+    """A tiny random BERT preset as the encoder for the whole session (subprocesses inherit
+    it through the environment)."""
     from helpers import make_tiny_encoder
 
     folder = tmp_path_factory.mktemp("tiny-encoder")
     make_tiny_encoder(folder)
-    saved = {name: os.environ.get(name) for name in (config.ENCODER_DIR_ENV, config.CACHE_DIR_ENV)}
+    saved = os.environ.get(config.ENCODER_DIR_ENV)
     os.environ[config.ENCODER_DIR_ENV] = str(folder)
-    os.environ[config.CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("cache"))
     yield folder
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    if saved is None:
+        os.environ.pop(config.ENCODER_DIR_ENV, None)
+    else:
+        os.environ[config.ENCODER_DIR_ENV] = saved
 
 
 @pytest.fixture(scope="session")

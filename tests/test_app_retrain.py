@@ -277,6 +277,44 @@ def test_a_version_above_the_active_one_is_promoted_without_confirming(monkeypat
     assert registry.active_version() == new
 
 
+def test_the_active_score_is_computed_once_and_an_unloadable_active_is_named(
+    monkeypatch, models, tiny_models_dir
+):
+    import shutil
+
+    from ui.common import get_predictor
+    from ui.retrain_tab import active_on_test_part
+
+    registry = Registry(models)
+    active = registry.active_version()
+    tiny = Registry(tiny_models_dir).versions()[0]  # fasttext on data/sample.csv
+    shutil.copytree(tiny_models_dir / tiny, models / tiny)
+    # A finished job whose saved version is the tiny one, as train_and_save returns it.
+    saved = {**registry.metadata(tiny), "path": f"{models}/{tiny}"}
+    get_runner().start(lambda report, stop: saved, "fasttext on sample.csv").wait(timeout=30)
+    at = open_app(monkeypatch, models)
+    first = comparison(at)
+    assert first["model"].tolist()[1] == f"active: {active}"
+    # Rerun with the model unloadable and dropped from memory: the score is not recomputed.
+    (models / active / "model.keras").write_bytes(b"not a model")
+    get_predictor.clear()
+    at.run()
+    assert not at.exception
+    pd.testing.assert_frame_equal(comparison(at), first)
+    # Computed again, the active version cannot be loaded: the tab says so and leaves it out.
+    active_on_test_part.clear()
+    at.run()
+    assert not at.exception
+    assert f"The active version {active} could not be scored" in shown(
+        retrain_tab(at).warning[0].value
+    )
+    assert comparison(at)["model"].tolist() == [
+        f"new: {tiny}",
+        "baseline: tf-idf + logistic regression",
+    ]
+    assert not at.button(key="retrain_promote").disabled  # nothing to compare it with
+
+
 def test_without_the_admin_password_promote_delete_and_train_are_refused(
     monkeypatch, models, tiny_models_dir
 ):

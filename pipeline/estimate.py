@@ -55,3 +55,11 @@ def describe_duration(seconds: float) -> str:
     if seconds < 90:
         return f"about {max(1, round(seconds))} s"
     return f"about {round(seconds / 60)} min"
+
+
+def format_duration(seconds: float) -> str:
+    """A measured duration: "7 s", "4 min 05 s"."""
+    seconds = round(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"

@@ -1,6 +1,7 @@
 """Background training jobs: progress, cancel, one at a time, failures leave the registry alone."""
 
 import threading
+import time
 
 import pytest
 
@@ -110,3 +111,11 @@ def test_an_unexpected_exception_becomes_a_one_line_error():
     state = JobRunner().start(target, "crash").wait(timeout=30)
     assert state["status"] == "failed"
     assert state["error"] == "Training failed: ValueError: boom"
+
+
+def test_a_jobs_clock_starts_when_it_was_asked_for():
+    clicked = time.time() - 5  # e.g. the click, before the page validated and imported
+    state = JobRunner().start(lambda report, stop: {}, "quick", started=clicked).wait(30)
+    assert state["status"] == "succeeded"
+    assert state["started"] == clicked
+    assert 5 <= state["elapsed"] < 30

@@ -57,13 +57,20 @@ def members_line(members: dict) -> str:
     return "Members, combined by a weighted geometric mean: " + ", ".join(parts)
 
 
-def details_ui(metadata: dict) -> None:
-    """Headline metrics, per-class metrics and the confusion matrix of one version."""
+def details_ui(metadata: dict, training_time: bool = True) -> None:
+    """Headline metrics, per-class metrics and the confusion matrix of one version.
+
+    Args:
+        metadata: the version's metadata.
+        training_time: show how long the fitting took; the Retrain tab leaves it out, as it
+            shows the whole job's duration instead.
+    """
     metrics = metadata.get("metrics", {})
     columns = st.columns(3)
     columns[0].metric("Test accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
     columns[1].metric("Test macro-F1", f"{metrics.get('macro_f1', float('nan')):.3f}")
-    columns[2].metric("Training time", f"{metadata.get('train_seconds', float('nan')):.0f} s")
+    if training_time:
+        columns[2].metric("Training time", f"{metadata.get('train_seconds', float('nan')):.0f} s")
     if metadata.get("members"):
         st.caption(members_line(metadata["members"]))
     st.dataframe(per_class_table(metadata), width="stretch", hide_index=True)

@@ -1,12 +1,16 @@
 """Retrain tab: pick hyperparameters and data, watch training live, compare and promote."""
 
+import time
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from pipeline import config
-from pipeline.errors import SentimentError
-from pipeline.estimate import describe_duration, expected_training_seconds
+from pipeline.analysis.predictions import load_predictions
+from pipeline.errors import RegistryError, SentimentError
+from pipeline.estimate import describe_duration, expected_training_seconds, format_duration
+from pipeline.evaluate import HeldOut, evaluate_predictor, held_out_from
 from pipeline.feedback import read_feedback
 from pipeline.jobs import JobRunner
 from pipeline.params import (
@@ -20,7 +24,7 @@ from pipeline.params import (
     resolve_params,
 )
 from pipeline.registry import Registry
-from ui.common import escape_markdown, show_error
+from ui.common import escape_markdown, get_predictor, show_error
 from ui.data_tab import choose_data_ui, load_data
 from ui.guard import is_admin, may_train
 from ui.models_tab import details_ui
@@ -28,6 +32,7 @@ from ui.models_tab import details_ui
 CAPS = {"epochs": config.MAX_RETRAIN_EPOCHS, "vocab_size": config.MAX_RETRAIN_VOCAB}
 POLL_SECONDS = 1.0
 MODES = ("Train one version", "Sweep hyperparameters")
+CLICKED_KEY = "retrain_clicked_at"
 
 
 @st.cache_resource
@@ -70,8 +75,14 @@ def form_ui(architecture: str) -> tuple[dict, bool] | None:
                 columns[i % 3], spec, defaults[spec.name], architecture
             )
         include_feedback = st.checkbox("Include feedback rows in training", key="retrain_feedback")
-        submitted = st.form_submit_button("Start training", type="primary")
+        submitted = st.form_submit_button("Start training", type="primary", on_click=_note_click)
     return (values, include_feedback) if submitted else None
+
+
+def _note_click() -> None:
+    # Callbacks run before the script, so this is the click, not the end of the page's
+    # other tabs or of loading TensorFlow: the job's clock starts here.
+    st.session_state[CLICKED_KEY] = time.time()
 
 
 def feedback_rows() -> pd.DataFrame:
@@ -80,8 +91,18 @@ def feedback_rows() -> pd.DataFrame:
     return pd.DataFrame({"text": feedback["text"], "label": feedback["correct_label"]})
 
 
-def start_job(registry: Registry, chosen: tuple, values: dict, include_feedback: bool) -> None:
-    """Validate everything, then start the job; raises SentimentError with what to fix."""
+def start_job(
+    registry: Registry,
+    chosen: tuple,
+    values: dict,
+    include_feedback: bool,
+    clicked: float | None = None,
+) -> None:
+    """Validate everything, then start the job; raises SentimentError with what to fix.
+
+    `clicked` (time.time() of the click on Start training) starts the job's clock, so the
+    duration shown at the end is the whole wait, validation and imports included.
+    """
     params = resolve_params(values)
     check_caps(params, config.MAX_RETRAIN_EPOCHS, config.MAX_RETRAIN_VOCAB)
     data = load_data(*chosen)
@@ -98,7 +119,7 @@ def start_job(registry: Registry, chosen: tuple, values: dict, include_feedback:
             data, params, registry, report, stop_event, command=command, extra_training_rows=extra
         )
 
-    get_runner().start(target, f"{params['architecture']} on {data.source}")
+    get_runner().start(target, f"{params['architecture']} on {data.source}", started=clicked)
 
 
 REFIT_PARTS = {"train": "refit: train + validation", "validation": "refit: validation (seen)"}
@@ -155,17 +176,67 @@ def live_job_ui() -> None:
         st.toast("Cancelling after the current batch…")
 
 
-def comparison_table(result: dict, registry: Registry) -> pd.DataFrame:
-    """The new version beside the active one and the TF-IDF baseline."""
-    rows = [{"model": f"new: {result['version']}", **result["metrics"]}]
-    active = registry.active_version()
-    if active and active != result["version"]:
-        rows.append({"model": f"active: {active}", **registry.metadata(active)["metrics"]})
+@st.cache_data(show_spinner="Scoring the active version on the same test texts...")
+def active_on_test_part(models_dir: str, active: str, new: str) -> tuple[dict, HeldOut]:
+    """The active version's metrics on the new version's test texts, once per pair.
+
+    The active version's predictor is the one the app already holds (get_predictor), so no
+    second copy of the model is loaded.
+
+    Returns:
+        (metrics, whether its training left those texts out).
+    """
+    registry = Registry(models_dir)
+    test = load_predictions(registry, new)
+    if test is None:
+        raise RegistryError(f"Version {new} kept no test predictions.")
+    labels = registry.metadata(new)["labels"]
+    predictor = get_predictor(models_dir, active)
+    metrics = evaluate_predictor(predictor, test["text"], test["label"].tolist(), labels)
+    return metrics, held_out_from(registry, active, new)
+
+
+def comparison_table(result: dict, active: str | None, active_metrics: dict | None):
+    """The new version, the active one and the TF-IDF baseline, all on the new test part."""
+    sizes, data = result["split"]["sizes"], result["data"]
+    rows = [
+        {
+            "model": f"new: {result['version']}",
+            **result["metrics"],
+            "measured on": f"its test part: {sizes['test']} rows of {data['name']}",
+        }
+    ]
+    if active_metrics is not None:
+        rows.append(
+            {"model": f"active: {active}", **active_metrics, "measured on": "the same rows"}
+        )
     rows.append(
-        {"model": "baseline: tf-idf + logistic regression", **result["baseline"]["metrics"]}
+        {
+            "model": "baseline: tf-idf + logistic regression",
+            **result["baseline"]["metrics"],
+            "measured on": "the same rows (trained on the same training part)",
+        }
     )
-    table = pd.DataFrame(rows)[["model", "accuracy", "macro_f1"]].round(3)
+    table = pd.DataFrame(rows)[["model", "accuracy", "macro_f1", "measured on"]].round(3)
     return table.rename(columns={"macro_f1": "macro-F1"})
+
+
+def score_active_ui(registry: Registry, version: str) -> tuple[str, dict, HeldOut] | None:
+    """The active version scored on the new version's test part, if there is another one.
+
+    Returns:
+        (the active version, its metrics, whether those texts were held out from it), or
+        None when there is none to compare, or it could not be scored (which is said).
+    """
+    active = registry.active_version()
+    if active is None or active == version:
+        return None
+    try:
+        return active, *active_on_test_part(str(registry.root), active, version)
+    except SentimentError as exc:
+        message = f"The active version {active} could not be scored on these test texts: {exc}"
+        st.warning(escape_markdown(message))
+        return None
 
 
 def _try_version(version: str) -> None:
@@ -181,30 +252,59 @@ def finished_ui(state: dict, registry: Registry) -> None:
         show_error(state["error"])
         return
     result = state["result"]
-    st.success(f"Saved version {result['version']} in {state['elapsed']:.0f} s.")
+    version = result["version"]
+    # The one duration of the job: from the click on Start training until it was saved.
+    st.success(
+        f"Saved version {version} in {format_duration(state['elapsed'])}, "
+        "counted from the click on Start training."
+    )
     if state["history"]:
         st.altair_chart(curves_chart(state["history"]))
-    st.dataframe(comparison_table(result, registry), hide_index=True, width="stretch")
-    st.caption(
-        "The active model was evaluated on its own test part; it is comparable when it "
-        "was trained on the same data with the same seed."
+    active, active_metrics, held_out = score_active_ui(registry, version) or (None, None, None)
+    st.dataframe(
+        comparison_table(result, active, active_metrics),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            name: st.column_config.NumberColumn(format="%.3f") for name in ("accuracy", "macro-F1")
+        },
     )
-    details_ui(result)
-    if result["version"] not in registry.versions():
-        return
+    if held_out is not None:
+        note = st.warning if held_out.held_out is False else st.caption
+        note(escape_markdown(held_out.message))  # it names the data files
+    details_ui(result, training_time=False)
+    if version in registry.versions():
+        actions_ui(registry, version, active_metrics, result["metrics"])
+
+
+def actions_ui(registry: Registry, version: str, active: dict | None, new: dict) -> None:
+    """Try the new version, or promote it (admin only): below the active one, after a tick.
+
+    Args:
+        registry: the registry.
+        version: the new version.
+        active: the active version's metrics on the new version's test part, if any.
+        new: the new version's test metrics.
+    """
+    is_active = registry.active_version() == version
+    confirmed = True
+    # Compared as shown (3 decimals), so the figures in the label always differ.
+    new_f1 = round(new["macro_f1"], 3)
+    active_f1 = None if active is None else round(active["macro_f1"], 3)
+    if active_f1 is not None and not is_active and new_f1 < active_f1:
+        confirmed = st.checkbox(
+            f"Promote anyway: its macro-F1 is {new_f1:.3f}, below the active version's "
+            f"{active_f1:.3f} on the same test texts",
+            key=f"retrain_promote_anyway_{version}",
+        )
     left, right = st.columns(2)
     left.button(
-        "Try it in the Predict tab",
-        key="retrain_try",
-        on_click=_try_version,
-        args=(result["version"],),
+        "Try it in the Predict tab", key="retrain_try", on_click=_try_version, args=(version,)
     )
-    is_active = registry.active_version() == result["version"]
-    if right.button(
-        "Promote to active", key="retrain_promote", disabled=is_active or not is_admin()
-    ):
-        registry.promote(result["version"])
-        st.toast(f"Version {result['version']} is now active.")
+    disabled = is_active or not is_admin() or not confirmed
+    if right.button("Promote to active", key="retrain_promote", disabled=disabled):
+        registry.promote(version)
+        st.toast(f"Version {version} is now active.")
         st.rerun()
 
 
@@ -213,20 +313,35 @@ def finished_ui(state: dict, registry: Registry) -> None:
 ARCHITECTURE_GUIDE = "\n\n".join(f"**{name}**: {text}" for name, text in ARCHITECTURE_HELP.items())
 
 
-def expected_time_ui(registry: Registry, architecture: str, chosen: tuple) -> None:
-    """The expected training time of the chosen recipe on the chosen data."""
+def expected_time_ui(
+    registry: Registry, architecture: str, chosen: tuple, finished: dict | None
+) -> None:
+    """The forecast for a run of the chosen recipe on the chosen data, not yet started.
+
+    Left out while the results of a finished run of the same recipe on the same data are
+    shown: that run's real duration is there, and a second figure beside it would read as
+    another duration of the same job.
+    """
     try:
-        rows = len(load_data(*chosen).frame)
+        data = load_data(*chosen)
     except SentimentError:
         return  # the data's own problem is reported when training starts
+    if finished and (finished["architecture"], finished["data"]["sha256"]) == (
+        architecture,
+        data.sha256,
+    ):
+        return
+    rows = len(data.frame)
     seconds, basis = expected_training_seconds(registry, architecture, rows)
+    refit_chosen = st.session_state.get(f"param_{architecture}_final_refit") == "yes"
     refit = (
         " A final refit about doubles it."
-        if SPECS_BY_NAME["final_refit"].applies_to(architecture)
+        if refit_chosen and SPECS_BY_NAME["final_refit"].applies_to(architecture)
         else ""
     )
     st.caption(
-        f"Expected training time for {rows:,} rows: {describe_duration(seconds)} ({basis}).{refit}"
+        f"A {architecture} run on these {rows:,} rows should take {describe_duration(seconds)} "
+        f"({basis}).{refit}"
     )
 
 
@@ -242,9 +357,11 @@ def retrain_ui(registry: Registry) -> None:
     )
     st.caption(escape_markdown(ARCHITECTURE_HELP[architecture]))
     chosen = choose_data_ui("retrain")
+    sweep = st.radio("Mode", MODES, key="retrain_mode", horizontal=True) == MODES[1]
+    finished = job.snapshot() if job is not None and not running and not is_sweep(job) else None
     if chosen is not None:
-        expected_time_ui(registry, architecture, chosen)
-    if st.radio("Mode", MODES, key="retrain_mode", horizontal=True) == MODES[1]:
+        expected_time_ui(registry, architecture, chosen, None if sweep else _result(finished))
+    if sweep:
         sweep_ui(registry, architecture, chosen)
         return
     submitted = form_ui(architecture)
@@ -255,11 +372,16 @@ def retrain_ui(registry: Registry) -> None:
             st.error("Upload a labelled CSV first, or choose a bundled data set.")
         else:
             try:
-                start_job(registry, chosen, *submitted)
+                start_job(registry, chosen, *submitted, st.session_state.pop(CLICKED_KEY, None))
                 running = True
             except SentimentError as exc:
                 show_error(exc)
     if running:
         st.fragment(live_job_ui, run_every=POLL_SECONDS)()
-    elif job is not None and not is_sweep(job):
-        finished_ui(job.snapshot(), registry)
+    elif finished is not None:
+        finished_ui(finished, registry)
+
+
+def _result(state: dict | None) -> dict | None:
+    """A finished job's saved version, if it succeeded."""
+    return state["result"] if state and state["status"] == "succeeded" else None

@@ -248,3 +248,29 @@ def display_path(path: Path) -> str:
         return path.resolve().relative_to(config.PROJECT_ROOT).as_posix()
     except ValueError:
         return str(path)
+
+
+def source_chain(sha256: str) -> list[str]:
+    """A file's SHA-256, then, if it is a corrected copy, its source's, and so on back.
+
+    From the records of the copies in config.corrected_data_dir(); a copy made elsewhere
+    is not known here.
+
+    Args:
+        sha256: a data file's SHA-256.
+
+    Returns:
+        [sha256, its source's, that one's source's, ...].
+    """
+    folder = config.corrected_data_dir()
+    sources = {}
+    for path in folder.glob(f"*{RECORD_SUFFIX}") if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            sources[str(record["copy_sha256"])] = str(record["source_sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable record tells nothing
+    chain = [sha256]
+    while chain[-1] in sources and sources[chain[-1]] not in chain:
+        chain.append(sources[chain[-1]])
+    return chain

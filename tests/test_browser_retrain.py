@@ -1,0 +1,98 @@
+"""The Retrain tab's results in Chromium: one fasttext epoch on data/sample.csv, compared with
+the active version on its own test part, timed once, and promoted only when confirmed."""
+
+import re
+import time
+
+import pytest
+
+from pipeline import config
+from pipeline.analysis.predictions import load_predictions
+from pipeline.evaluate import evaluate_predictions
+from pipeline.predict import load_predictor
+from pipeline.registry import Registry
+from tests.conftest import shipped_version
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = config.PROJECT_ROOT / "docs" / "screenshots" / "retrain-results.png"
+# A duration as the tab writes one: "7 s", "about 1 s", "4 min 05 s", "about 8 min".
+DURATION = re.compile(r"\b\d+(?:\.\d+)? ?(?:s|min)\b")
+
+
+@pytest.fixture
+def shipped_active(browser_models_dir):
+    """The browser's models folder with the shipped minilm+fasttext active, as it starts out
+    (another test of the session may have promoted its retrain); restored afterwards."""
+    registry = Registry(browser_models_dir)
+    before = registry.active_version()
+    registry.promote(shipped_version("minilm+fasttext"))
+    yield registry
+    registry.promote(before)
+
+
+def test_a_fasttext_retrain_is_compared_on_its_own_test_part_and_timed_once(page, shipped_active):
+    from playwright.sync_api import expect
+
+    registry = shipped_active
+    active = registry.active_version()
+    page.reload()  # the page follows the active version it was opened with
+    page.get_by_role("tab", name="Retrain").click()
+    panel = page.get_by_role("tabpanel", name="Retrain")
+    panel.get_by_text("data/sample.csv").click()
+    panel.get_by_role("spinbutton", name="Epochs").fill("1")
+    clicked = time.monotonic()
+    panel.get_by_role("button", name="Start training").click()
+    saved = panel.get_by_text(re.compile(r"Saved version \S+ in"))
+    saved.wait_for(timeout=240_000)
+    waited = time.monotonic() - clicked
+    version = re.search(r"Saved version (\S+) in", saved.inner_text()).group(1)
+
+    # The rows: the new version, the active one and the baseline, all on the new test part.
+    for row in (f"new: {version}", f"active: {active}", "baseline: tf-idf + logistic regression"):
+        panel.get_by_text(row, exact=True).wait_for(state="attached")
+    panel.get_by_text("its test part: 100 rows of sample.csv").wait_for(state="attached")
+    panel.get_by_text("trained on other data (Sentiment.csv)").wait_for()
+
+    # The active version's figure, computed here on the test texts saved with the new one.
+    test = load_predictions(registry, version)
+    predictor = load_predictor(registry.root, active)
+    active_f1 = evaluate_predictions(
+        test["label"].tolist(), predictor.predict_proba(test["text"]), predictor.labels
+    )["macro_f1"]
+    new_f1 = registry.metadata(version)["metrics"]["macro_f1"]
+    assert new_f1 < active_f1  # one epoch of fasttext against the shipped default
+
+    # One duration, the job's whole wait from the click, and no other figure beside it.
+    panel.get_by_test_id("stMetric").filter(has_text="Test accuracy").first.wait_for()
+    durations = DURATION.findall(panel.inner_text())
+    assert len(durations) == 1, durations
+    shown = int(re.search(r" in (\d+) s,", saved.inner_text()).group(1))
+    assert registry.metadata(version)["job_seconds"] - 1 <= shown <= waited + 1
+
+    # Promoting a version that scores below the active one asks for a tick first.
+    promote = panel.get_by_role("button", name="Promote to active")
+    expect(promote).to_be_disabled()
+    confirm = panel.get_by_text(re.compile(r"^Promote anyway"))
+    expect(confirm).to_contain_text(f"{new_f1:.3f}, below the active version's {active_f1:.3f}")
+    screenshot_results(page, panel, saved, promote)
+    confirm.click()
+    expect(promote).to_be_enabled()
+    promote.click()
+    expect(promote).to_be_disabled()  # it is the active version now
+    assert registry.active_version() == version
+
+
+def screenshot_results(page, panel, first, last) -> None:
+    """The results, from the `first` element to the `last`, in a window tall enough for all."""
+    page.set_viewport_size({"width": 1280, "height": 3200})
+    last.scroll_into_view_if_needed()
+    panel.get_by_test_id("stDataFrame").first.wait_for(state="visible")
+    for chart in panel.get_by_test_id("stVegaLiteChart").all():
+        chart.locator("canvas, svg").first.wait_for(state="visible")
+    page.wait_for_timeout(800)  # let the charts and metrics finish their entrance
+    area, top, bottom = panel.bounding_box(), first.bounding_box(), last.bounding_box()
+    y = top["y"] - 16
+    clip = {"x": area["x"], "y": y, "width": area["width"]}
+    clip["height"] = bottom["y"] + bottom["height"] + 16 - y
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), clip=clip)

@@ -7,6 +7,8 @@ import pytest
 
 from pipeline import config
 
+pytest_plugins = ["no_skips"]  # SENTIMENT_NO_SKIPS=1 (CI): a skipped test fails the run
+
 FULL_DATA_CANDIDATES = (
     config.KAGGLE_DATA_PATH,
     config.PROJECT_ROOT.parent / "shared" / "data" / "Sentiment.csv",
@@ -142,7 +144,7 @@ CHROMIUM_ARGS = [
 def _browser_unavailable(reason: str):
     if os.environ.get("REQUIRE_BROWSER") == "1":
         pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(f"{reason}; set REQUIRE_BROWSER=1 to make this a failure")
+    pytest.skip(f"{reason}; set REQUIRE_BROWSER=1 or SENTIMENT_NO_SKIPS=1 to make this a failure")
 
 
 @pytest.fixture(scope="session")

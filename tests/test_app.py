@@ -8,6 +8,7 @@ from conftest import shipped_version
 from streamlit.testing.v1 import AppTest
 
 from pipeline import config
+from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
@@ -34,6 +35,15 @@ def run_app(monkeypatch, models_dir) -> AppTest:
 def predict(at: AppTest, text: str) -> AppTest:
     at.text_area(key="predict_text").input(text)
     return at.button(key="FormSubmitter:predict_form-Predict").click().run()
+
+
+def chart_data(at: AppTest, index: int = 0) -> dict:
+    """The rows a Vega-Lite chart of the page draws, as {label: value} of its two columns."""
+    import pyarrow as pa
+
+    chart = (at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))[index]
+    frame = pa.ipc.open_stream(chart.proto.data.data).read_pandas()
+    return dict(zip(frame.iloc[:, 0], frame.iloc[:, 1], strict=True))
 
 
 def metric(at: AppTest, label: str):
@@ -65,7 +75,8 @@ def test_predict_shows_the_right_label_and_the_chart(monkeypatch, app_models_dir
     at = predict(run_app(monkeypatch, app_models_dir), text)
     assert not at.exception
     assert metric(at, "Predicted label").value == label
-    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    expected = load_predictor(app_models_dir).predict([text])[0]["probabilities"]
+    assert chart_data(at) == pytest.approx(expected, abs=1e-6)  # this text's probabilities
 
 
 def test_example_buttons_fill_the_text_box(monkeypatch, app_models_dir):
@@ -232,7 +243,9 @@ def test_a_broken_active_model_is_reported_and_a_healthy_one_used(
     status = dict(zip(table["version"], table["status"], strict=True))
     assert status[active].startswith("broken") and status[healthy] == "ok"
     at = predict(at, "WORST SHOW EVER")
-    assert metric(at, "Predicted label").value in ("negative", "neutral", "positive")
+    expected = load_predictor(two_versions, healthy).predict(["WORST SHOW EVER"])[0]
+    assert metric(at, "Predicted label").value == expected["label"]  # the healthy one's answer
+    assert metric(at, "Model").delta == healthy
 
 
 def test_the_probability_chart_puts_the_likeliest_class_first():

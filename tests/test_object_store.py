@@ -14,15 +14,18 @@ import time
 
 import boto3
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import shipped_version
 from helpers import run_cli
 
 from pipeline import config
+from pipeline.analysis.evaluations import evaluate_version, load_evaluation_predictions
 from pipeline.errors import RegistryError, StoreUnavailable
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 from pipeline.registry.objects import ObjectStore
+from pipeline.registry.store import EVALUATIONS_DIR
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is in requirements-dev")
 s3fs = pytest.importorskip("s3fs", reason="s3fs is in requirements.txt")
@@ -294,6 +297,52 @@ def test_memory_store_keeps_the_registry_rules(tmp_path, monkeypatch, fasttext_s
     assert registry.versions() == [second]
     meta = json.loads(registry.store.fs.cat_file(f"{registry.store.root}/{second}/metadata.json"))
     assert meta["version"] == second
+
+
+def evaluation_keys(s3_env, version: str) -> list[str]:
+    return [k for k in keys(s3_env) if k.startswith(f"{EVALUATIONS_DIR}/{version}/")]
+
+
+def test_evaluations_on_s3_are_kept_apart_committed_last_and_deleted_with_the_version(
+    s3_env, fasttext_source, monkeypatch
+):
+    registry = Registry(s3_env["url"])
+    keep, version = save_copies(registry, fasttext_source)
+    record = evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+    evaluation = record["evaluation"]
+    assert evaluation_keys(s3_env, version) == [
+        f"{EVALUATIONS_DIR}/{version}/{evaluation}/metadata.json",
+        f"{EVALUATIONS_DIR}/{version}/{evaluation}/predictions.csv",
+    ]
+    replica = Registry(s3_env["url"])  # another process, with its own cache
+    assert replica.versions() == [version, keep]  # the evaluation is no version
+    assert replica.evaluations(version) == [record]
+    downloaded = load_evaluation_predictions(replica, version, evaluation)
+    assert len(downloaded) == 700
+    pd.testing.assert_frame_equal(
+        downloaded, load_evaluation_predictions(registry, version, evaluation)
+    )
+
+    # A save that dies before its commit marker: its predictions are uploaded, unlisted.
+    real_put = ObjectStore._put
+
+    def lose_the_marker(store, key, body, create_only=False, **condition):
+        if key.endswith("/metadata.json") and f"/{EVALUATIONS_DIR}/" in key:
+            raise OSError("connection reset")
+        return real_put(store, key, body, create_only, **condition)
+
+    monkeypatch.setattr(ObjectStore, "_put", lose_the_marker)
+    with pytest.raises(RegistryError, match="connection reset"):
+        evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+    monkeypatch.undo()
+    assert len(evaluation_keys(s3_env, version)) == 3  # the orphaned predictions.csv...
+    assert [r["evaluation"] for r in Registry(s3_env["url"]).evaluations(version)] == [
+        evaluation
+    ]  # ...but no reader lists a second evaluation
+
+    registry.delete(version)
+    assert evaluation_keys(s3_env, version) == []
+    assert registry.versions() == [keep]
 
 
 def test_copy_seeds_a_bucket_with_the_shipped_models(s3_env, tmp_path):

@@ -1,0 +1,186 @@
+"""Evaluations: a version scored on a labelled CSV and kept beside it in the registry (local
+folder here; S3 in test_object_store.py), and the `evaluate` command."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import run_cli
+
+from pipeline import config, load_predictor
+from pipeline.analysis.evaluations import (
+    TEST_PART,
+    evaluate_version,
+    load_evaluation_predictions,
+    prediction_sources,
+)
+from pipeline.analysis.predictions import PREDICTIONS_FILE, prob_column
+from pipeline.calibration import encode, reliability_bins
+from pipeline.errors import DataError, RegistryError
+from pipeline.registry import Registry
+from pipeline.registry.store import EVALUATIONS_DIR
+
+APP = str(config.PROJECT_ROOT / "streamlit_app.py")
+LABELS = ["negative", "neutral", "positive"]
+SAMPLE_NOTE = "the bundled sample of 700 tweets written for this project, not the version's test"
+
+
+@pytest.fixture
+def models(tmp_path, tiny_models_dir):
+    """A copy of the tiny registry (one fasttext version trained on the sample)."""
+    root = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, root, ignore=shutil.ignore_patterns("*.lock"))
+    registry = Registry(root)
+    return registry, registry.versions()[0]
+
+
+def tweets_csv(path, rows: list[tuple[str, str]], text="tweet", label="sentiment") -> str:
+    """A small labelled CSV with an id column first (never the texts)."""
+    frame = pd.DataFrame(rows, columns=[text, label])
+    frame.insert(0, "id", range(1, len(rows) + 1))
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_an_evaluation_is_kept_beside_the_version_labelled_with_its_data(models):
+    registry, version = models
+    record = evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+    data = record["data"]
+    assert data["name"] == "sample.csv" and data["path"] == "data/sample.csv"
+    sha = hashlib.sha256(config.SAMPLE_DATA_PATH.read_bytes()).hexdigest()
+    assert data["sha256"] == sha and data["rows_used"] == data["rows_read"] == 700
+    assert (data["text_column"], data["label_column"]) == ("text", "sentiment")
+    assert data["text_column_guessed"] is True
+    # The tiny version was trained on this very file: the record says so.
+    assert data["about"].startswith("the very file this version was trained on")
+    assert record["version"] == version and record["created"].startswith("20")
+    assert registry.evaluations(version) == [record]
+    assert registry.versions() == [version]  # never taken for a version
+
+    predictions = load_evaluation_predictions(registry, version, record["evaluation"])
+    probabilities = load_predictor(registry.root, version).predict_proba(predictions["text"])
+    saved = predictions[[prob_column(label) for label in LABELS]].to_numpy()
+    np.testing.assert_allclose(saved, probabilities, atol=1e-5)
+    accuracy = (predictions["predicted"] == predictions["label"]).mean()
+    assert record["metrics"]["accuracy"] == pytest.approx(accuracy)
+    bins = reliability_bins(saved, encode(predictions["label"], LABELS))
+    assert record["calibration"]["bins"] == bins
+    assert set(record["behaviour"]) >= {"typo", "name", "punctuation", "negation"}
+    assert PREDICTIONS_FILE in record["files"]
+
+
+def test_a_version_holds_several_evaluations_newest_first_after_its_test_part(models, tmp_path):
+    registry, version = models
+    first = evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+    upload = config.SAMPLE_DATA_PATH.read_bytes() + b"Another debate tonight,Neutral\n"
+    second = evaluate_version(registry, version, upload, "text", name="upload.csv")
+    assert [r["evaluation"] for r in registry.evaluations(version)] == [
+        second["evaluation"],
+        first["evaluation"],
+    ]
+    assert second["data"]["path"] == "upload.csv" and second["data"]["rows_used"] == 701
+    assert second["data"]["about"] == "not the version's test part"
+    assert second["data"]["text_column_guessed"] is False
+    sources = prediction_sources(registry, version)
+    assert [s.key for s in sources] == [TEST_PART, second["evaluation"], first["evaluation"]]
+    assert sources[0].title.startswith("test part saved at training (")
+    assert sources[1].title.startswith("upload.csv — not the version's test part (701 rows, ")
+
+
+def test_labels_the_version_does_not_know_are_refused_by_name(models, tmp_path):
+    registry, version = models
+    path = tweets_csv(
+        tmp_path / "moods.csv",
+        [("so happy tonight", "Positive"), ("what a mess", "Angry"), ("meh", "bored")],
+    )
+    with pytest.raises(DataError) as error:
+        evaluate_version(registry, version, path)
+    message = str(error.value)
+    assert "'angry' (1 row), 'bored' (1 row)" in message and "moods.csv" in message
+    assert "The version's labels: negative, neutral, positive" in message
+    assert registry.evaluations(version) == []
+
+
+def test_one_class_and_few_rows_are_enough_to_evaluate(models, tmp_path):
+    """Training needs 2 classes of 10 rows; an evaluation splits nothing, so it does not."""
+    registry, version = models
+    path = tweets_csv(tmp_path / "complaints.csv", [("worst debate ever", "Negative")] * 3)
+    record = evaluate_version(registry, version, path)
+    assert record["data"]["text_column"] == "tweet"  # guessed: `id` holds only numbers
+    assert record["data"]["labels"] == ["negative"]
+    # macro-F1 over the classes the file has: the absent ones are not counted as 0.
+    assert record["metrics"]["macro_f1_labels"] == ["negative"]
+    assert record["metrics"]["macro_f1"] == record["metrics"]["per_class"]["negative"]["f1"]
+
+
+def test_a_numeric_text_column_is_refused(models, tmp_path):
+    registry, version = models
+    path = tweets_csv(tmp_path / "t.csv", [("great night", "Positive"), ("bad", "Negative")])
+    with pytest.raises(DataError, match="'id' of t.csv holds only numbers.*'tweet'"):
+        evaluate_version(registry, version, path, text_column="id")
+
+
+def test_a_failure_mid_write_leaves_no_evaluation_listed(models, monkeypatch):
+    registry, version = models
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(json, "dump", crash)  # the record, written after the predictions
+    with pytest.raises(RegistryError, match="disk full"):
+        evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+    monkeypatch.undo()
+    assert registry.evaluations(version) == []
+    folder = Path(registry.root, EVALUATIONS_DIR, version)
+    assert [p.name for p in folder.iterdir() if p.is_dir()] == []  # no staging folder left
+
+
+def test_deleting_a_version_deletes_its_evaluations(models):
+    registry, version = models
+    other = registry.save(registry.load_model(version), registry.metadata(version))
+    evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+    kept = evaluate_version(registry, other, config.SAMPLE_DATA_PATH)
+    registry.promote(other)
+    registry.delete(version)
+    assert [p.name for p in Path(registry.root, EVALUATIONS_DIR).iterdir()] == [other]
+    assert not [p.name for p in Path(registry.root).iterdir() if p.name.startswith(".tmp-")]
+    assert registry.evaluations(other) == [kept]
+    with pytest.raises(RegistryError, match="Unknown model version"):
+        registry.evaluations(version)
+
+
+def test_the_evaluate_command_scores_stores_and_prints(models):
+    registry, version = models
+    result = run_cli("-m", "pipeline", "evaluate", version, "--data", "data/sample.csv",
+                     "--models-dir", registry.root)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (record,) = registry.evaluations(version)
+    accuracy = record["metrics"]["accuracy"]
+    assert f"accuracy {accuracy:.3f}" in result.stdout
+    assert "text column 'text' (guessed; change it with --text-column)" in result.stdout
+    where = f"{registry.root}/{EVALUATIONS_DIR}/{version}/{record['evaluation']}"
+    assert f"stored as evaluation {record['evaluation']} in {where}" in result.stdout
+    assert record["reproduce"] == (
+        f"python -m pipeline evaluate {version} --data data/sample.csv --label-column sentiment"
+    )
+    as_json = run_cli("-m", "pipeline", "evaluate", "--data", str(config.SAMPLE_DATA_PATH),
+                      "--text-column", "text", "--json", models_dir=registry.root)  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    printed = json.loads(as_json.stdout)
+    assert printed["version"] == version  # the active one by default
+    assert {k: v for k, v in printed.items() if k != "path"} == registry.evaluations(version)[0]
+
+
+def test_the_evaluate_command_refuses_unknown_labels_in_one_line(models, tmp_path):
+    registry, version = models
+    path = tweets_csv(tmp_path / "moods.csv", [("so happy", "joy"), ("what a mess", "Negative")])
+    result = run_cli("-m", "pipeline", "evaluate", version, "--data", path,
+                     models_dir=registry.root)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: moods.csv has labels that version")
+    assert "'joy' (1 row)" in result.stderr and "Traceback" not in result.stderr
+    assert registry.evaluations(version) == []

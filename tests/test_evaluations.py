@@ -1,5 +1,6 @@
 """Evaluations: a version scored on a labelled CSV and kept beside it in the registry (local
-folder here; S3 in test_object_store.py), and the `evaluate` command."""
+folder here; S3 in test_object_store.py), the `evaluate` command, and the Models tab's views
+of the shipped versions' committed evaluations on data/sample.csv."""
 
 import hashlib
 import json
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import run_cli
+from streamlit.testing.v1 import AppTest
 
 from pipeline import config, load_predictor
 from pipeline.analysis.evaluations import (
@@ -184,3 +186,100 @@ def test_the_evaluate_command_refuses_unknown_labels_in_one_line(models, tmp_pat
     assert result.stderr.startswith("error: moods.csv has labels that version")
     assert "'joy' (1 row)" in result.stderr and "Traceback" not in result.stderr
     assert registry.evaluations(version) == []
+
+
+def reliability_titles(at: AppTest) -> list[str]:
+    return [
+        json.loads(chart.proto.spec)["layer"][1]["title"]
+        for chart in at.get("vega_lite_chart")
+        if "Reliability diagram" in chart.proto.spec
+    ]
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+@pytest.fixture
+def tiny_app(models, monkeypatch, tmp_path):
+    registry, version = models
+    monkeypatch.setenv(config.MODELS_DIR_ENV, registry.root)
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    return registry, version
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_evaluating_from_the_models_tab_lists_and_shows_the_new_evaluation(tiny_app):
+    registry, version = tiny_app
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    chooser = at.selectbox(key=f"models_source_{version}")
+    assert chooser.options == [chooser.format_func(TEST_PART)]  # the test part alone
+    assert reliability_titles(at) == ["Reliability diagram (test part)"]
+    at.radio(key="evaluate_source").set_value("data/sample.csv")
+    at.button(key="evaluate_start").click().run()
+    assert not at.exception
+    (record,) = registry.evaluations(version)
+    chooser = at.selectbox(key=f"models_source_{version}")
+    assert chooser.value == record["evaluation"]  # listed and selected
+    assert len(chooser.options) == 2
+    assert reliability_titles(at) == ["Reliability diagram (data/sample.csv)"]
+    assert any("texts of data/sample\\.csv labelled" in c.value for c in at.caption)
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_evaluating_from_the_tab_needs_the_password_where_training_does(tiny_app):
+    registry, version = tiny_app
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["admin_password"] = "s3cret"
+    at.run()
+    assert at.button(key="evaluate_start").disabled
+    assert any("needs the admin password" in c.value for c in at.caption)
+    assert registry.evaluations(version) == []
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_an_upload_with_unknown_labels_shows_the_error_in_the_tab(tiny_app):
+    registry, version = tiny_app
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.radio(key="evaluate_source").set_value("Upload a CSV").run()
+    assert at.button(key="evaluate_start").disabled  # nothing uploaded yet
+    csv = b"text,sentiment\nso happy tonight,joy\nwhat a mess,Negative\n"
+    at.file_uploader(key="evaluate_file").set_value(("my_moods.csv", csv, "text/csv")).run()
+    at.button(key="evaluate_start").click().run()
+    assert not at.exception
+    (error,) = at.error
+    assert "my\\_moods\\.csv has labels that version" in error.value  # escaped Markdown
+    assert "'joy' \\(1 row\\)" in error.value
+    assert registry.evaluations(version) == []
+
+
+def test_counts_and_rates_are_said_right():
+    from pipeline.wording import percent, plural
+    from ui.models_tab import members_line
+
+    assert plural(1, "version") == "1 version" and plural(2, "version") == "2 versions"
+    assert plural(1982, "row") == "1,982 rows" and plural(0, "text") == "0 texts"
+    assert percent(0.9375) == "93.8 %" and percent(1.0) == "100.0 %" and percent(None) == "n/a"
+    line = members_line({"fasttext": {"weight": 0.5, "epochs_run": 1}})
+    assert line.endswith("fasttext (weight 0.5, 1 epoch)")
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_one_version_without_checks_is_said_in_the_singular(tiny_app):
+    registry, version = tiny_app
+    older = "20000101-000000-0001"
+    shutil.copytree(Path(registry.root, version), Path(registry.root, older))
+    metadata = registry.metadata(version)
+    del metadata["behaviour"]
+    Path(registry.root, older, "metadata.json").write_text(
+        json.dumps({**metadata, "version": older})
+    )
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.radio(key="analysis_section").set_value("Behavioural checks").run()
+    assert not at.exception
+    toggle = at.toggle(key="analysis_check_old")
+    assert toggle.label == "Also check the 1 version saved before checks were stored"
+    table = table_with(at, "version", "typo", "checked").set_index("version")
+    rate = registry.metadata(version)["behaviour"]["typo"]["pass_rate"]
+    assert table.loc[version, "typo"] == f"{rate * 100:.1f} %"
+    assert table.loc[version, "checked"] == "at training"

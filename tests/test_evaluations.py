@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_shipped_models, shipped_version
 from helpers import run_cli
 from streamlit.testing.v1 import AppTest
 
@@ -188,6 +189,29 @@ def test_the_evaluate_command_refuses_unknown_labels_in_one_line(models, tmp_pat
     assert registry.evaluations(version) == []
 
 
+def test_the_shipped_versions_carry_an_evaluation_on_the_sample():
+    """Committed in models/ (made by `python -m pipeline evaluate VERSION --data
+    data/sample.csv`), so a fresh clone's views have something to show."""
+    registry = Registry(config.DEFAULT_MODELS_DIR)
+    sha = hashlib.sha256(config.SAMPLE_DATA_PATH.read_bytes()).hexdigest()
+    for version in registry.versions():
+        records = registry.evaluations(version)
+        sample = [r for r in records if r["data"]["sha256"] == sha]
+        assert sample, f"version {version} has no committed evaluation on data/sample.csv"
+        assert sample[0]["data"]["about"].startswith(SAMPLE_NOTE)
+        path = registry.evaluation_file(version, sample[0]["evaluation"], PREDICTIONS_FILE)
+        assert len(pd.read_csv(path)) == 700
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """The dashboard over a copy of the shipped models."""
+    root = copy_shipped_models(tmp_path / "models")
+    monkeypatch.setenv(config.MODELS_DIR_ENV, str(root))
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    return Registry(root)
+
+
 def reliability_titles(at: AppTest) -> list[str]:
     return [
         json.loads(chart.proto.spec)["layer"][1]["title"]
@@ -198,6 +222,49 @@ def reliability_titles(at: AppTest) -> list[str]:
 
 def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+@pytest.mark.usefixtures("fresh_caches")
+@pytest.mark.parametrize("architecture", ["minilm+fasttext", "fasttext"])
+def test_the_models_tab_shows_a_shipped_version_on_its_sample_evaluation(shipped, architecture):
+    version = shipped_version(architecture)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.selectbox(key="models_detail").set_value(version).run()
+    assert not at.exception
+    chooser = at.selectbox(key=f"models_source_{version}")
+    (record,) = shipped.evaluations(version)
+    assert chooser.value == record["evaluation"]  # no test part shipped: the sample's
+    title = chooser.format_func(chooser.value)
+    assert title.startswith(f"data/sample.csv — {SAMPLE_NOTE} part (700 rows, ")
+    # Calibration: the reliability diagram of the sample's predictions.
+    assert reliability_titles(at) == ["Reliability diagram (data/sample.csv)"]
+    ece = next(m.value for m in at.metric if m.label == "Evaluation ECE")
+    assert ece == f"{record['calibration']['ece']:.3f}"
+    # Confusion cells: the texts of the chosen cell, from the committed predictions.
+    predictions = load_evaluation_predictions(shipped, version, record["evaluation"])
+    at.selectbox(key=f"analysis_true_{version}_{record['evaluation']}").set_value("neutral")
+    at.selectbox(key=f"analysis_predicted_{version}_{record['evaluation']}").set_value(
+        "negative"
+    ).run()
+    cell = predictions[
+        (predictions["label"] == "neutral") & (predictions["predicted"] == "negative")
+    ]
+    shown = table_with(at, "text", "predicted", "prob_negative")
+    assert sorted(shown["text"]) == sorted(cell["text"]) and len(cell) > 0
+    assert any(
+        c.value.startswith(f"{len(cell)} texts of data/sample\\.csv labelled neutral")
+        for c in at.caption
+    )
+    at.radio(key="analysis_section").set_value("Slices").run()
+    slices = table_with(at, "by", "slice", "accuracy_gap")
+    assert "length" in set(slices["by"]) and slices["accuracy"].is_monotonic_increasing
+    at.radio(key="analysis_section").set_value("Behavioural checks").run()
+    checks = table_with(at, "version", "typo", "checked").set_index("version")
+    rate = record["behaviour"]["name"]["pass_rate"]
+    if architecture == "fasttext":  # no checks stored at training: the evaluation's
+        assert checks.loc[version, "checked"] == f"evaluated {record['created'][:10]}"
+        assert checks.loc[version, "name"] == f"{rate * 100:.1f} %"
+    assert all(value.endswith(" %") for value in checks["typo"])
 
 
 @pytest.fixture

@@ -358,5 +358,7 @@ def test_copy_seeds_a_bucket_with_the_shipped_models(s3_env, tmp_path):
         assert meta["metrics"] == shipped.metadata(version)["metrics"]
         local = shipped.model_file(version).read_bytes()
         assert hashlib.sha256(local).hexdigest() == meta["files"]["model.keras"]["sha256"]
+        # Their evaluations on the sample go too, so the bucket's views have them.
+        assert bucket.evaluations(version) == shipped.evaluations(version) != []
     again = run_cli("-m", "pipeline", "copy", "--models-dir", str(source), "--to", s3_env["url"])
     assert "already there" in again.stderr

@@ -91,7 +91,8 @@ def test_a_version_holds_several_evaluations_newest_first_after_its_test_part(mo
     sources = prediction_sources(registry, version)
     assert [s.key for s in sources] == [TEST_PART, second["evaluation"], first["evaluation"]]
     assert sources[0].title.startswith("test part saved at training (")
-    assert sources[1].title.startswith("upload.csv — not the version's test part (701 rows, ")
+    assert sources[1].title.startswith("upload.csv (701 rows, 20")
+    assert sources[1].title.endswith(" UTC) — not the version's test part")
 
 
 def test_labels_the_version_does_not_know_are_refused_by_name(models, tmp_path):
@@ -235,7 +236,10 @@ def test_the_models_tab_shows_a_shipped_version_on_its_sample_evaluation(shipped
     (record,) = shipped.evaluations(version)
     assert chooser.value == record["evaluation"]  # no test part shipped: the sample's
     title = chooser.format_func(chooser.value)
-    assert title.startswith(f"data/sample.csv — {SAMPLE_NOTE} part (700 rows, ")
+    assert title.startswith("data/sample.csv (700 rows, 20")
+    assert title.endswith(f" UTC) — {SAMPLE_NOTE} part")
+    about = f"data/sample\\.csv\\: {SAMPLE_NOTE} part\\. SHA\\-256 {record['data']['sha256'][:12]}…"
+    assert any(c.value.startswith(about) for c in at.caption)
     # Calibration: the reliability diagram of the sample's predictions.
     assert reliability_titles(at) == ["Reliability diagram (data/sample.csv)"]
     ece = next(m.value for m in at.metric if m.label == "Evaluation ECE")

@@ -306,4 +306,5 @@ def source_ui(registry: Registry, version: str) -> PredictionSource | None:
         "on a labelled CSV (newest first). Only the test part is the version's held-out "
         "data; another file may overlap what it trained on.",
     )
+    st.caption(escape_markdown(sources[chosen].about))
     return sources[chosen]

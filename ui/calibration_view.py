@@ -116,14 +116,12 @@ def recorded_ui(calibration: dict) -> dict[str, list[dict]]:
 
 def recorded_line(calibration: dict) -> str:
     """The test part's calibration recorded at training, in one sentence."""
-    applied = (
-        f"after scaling by T = {calibration['temperature']:.2f}, {calibration['ece']:.3f}"
-        if calibration["applied"]
-        else "no temperature kept"
-    )
+    before = calibration["before"]["ece"]
+    if not calibration["applied"]:
+        return f"At training, on its test part: ECE {before:.3f} (no temperature kept)."
     return (
-        f"At training, on its test part: ECE {calibration['before']['ece']:.3f} before "
-        f"temperature scaling, {applied}."
+        f"At training, on its test part: ECE {before:.3f} before temperature scaling and "
+        f"{calibration['ece']:.3f} after (T = {calibration['temperature']:.2f}, kept in the model)."
     )
 
 

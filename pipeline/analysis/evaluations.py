@@ -53,15 +53,17 @@ class PredictionSource:
 
     Attributes:
         key: TEST_PART or an evaluation id.
-        title: how a chooser lists it (the data, what it is, rows, date).
+        title: how a chooser lists it (the data, rows, date, what it is).
         name: how captions call its texts' whole ("the test part", "data/sample.csv").
         labels: the classes macro-F1 averages over (those the data has).
+        about: a sentence on the data: what it is, its SHA-256 and columns.
     """
 
     key: str
     title: str
     name: str
     labels: tuple[str, ...]
+    about: str
 
 
 def read_evaluation_data(
@@ -242,11 +244,25 @@ def load_evaluation_predictions(registry: Registry, version: str, evaluation: st
 
 
 def evaluation_title(record: dict) -> str:
-    """How an evaluation is listed: its data, what that data is, rows and date."""
+    """How an evaluation is listed: its data, rows and date, and what that data is."""
     data = record["data"]
     when = record["created"][:16].replace("T", " ")
     shown = data.get("path") or data["name"]
-    return f"{shown} — {data['about']} ({plural(data['rows_used'], 'row')}, {when} UTC)"
+    return f"{shown} ({plural(data['rows_used'], 'row')}, {when} UTC) — {data['about']}"
+
+
+def evaluation_about(record: dict) -> str:
+    """One sentence on an evaluation's data: what it is, its checksum, columns and rows."""
+    data = record["data"]
+    guessed = " (guessed)" if data.get("text_column_guessed") else ""
+    dropped = data["rows_read"] - data["rows_used"]
+    left_out = f", {plural(dropped, 'row')} without a text or label left out" if dropped else ""
+    return (
+        f"{data.get('path') or data['name']}: {data['about']}. SHA-256 {data['sha256'][:12]}…, "
+        f"text column {data['text_column']!r}{guessed}, label column "
+        f"{data['label_column']!r}, {plural(data['rows_used'], 'row')}{left_out}; evaluated "
+        f"{record['created'][:16].replace('T', ' ')} UTC."
+    )
 
 
 def test_part_source(metadata: dict) -> PredictionSource:
@@ -259,6 +275,7 @@ def test_part_source(metadata: dict) -> PredictionSource:
         title=f"test part saved at training ({of}{name})",
         name="the test part",
         labels=tuple(metadata["labels"]),
+        about=f"The version's held-out test part ({of}{name}), predicted when it was saved.",
     )
 
 
@@ -270,6 +287,7 @@ def evaluation_source(record: dict) -> PredictionSource:
         title=evaluation_title(record),
         name=data.get("path") or data["name"],
         labels=tuple(data["labels"]),
+        about=evaluation_about(record),
     )
 
 

@@ -323,22 +323,31 @@ def test_evaluations_on_s3_are_kept_apart_committed_last_and_deleted_with_the_ve
         downloaded, load_evaluation_predictions(registry, version, evaluation)
     )
 
-    # A save that dies before its commit marker: its predictions are uploaded, unlisted.
-    real_put = ObjectStore._put
+    # Saves that die mid-way, at the predictions' upload or at the commit marker's: no
+    # reader lists a second evaluation (the second leaves an orphaned predictions.csv).
+    real_put, real_call = ObjectStore._put, ObjectStore.call
 
     def lose_the_marker(store, key, body, create_only=False, **condition):
         if key.endswith("/metadata.json") and f"/{EVALUATIONS_DIR}/" in key:
             raise OSError("connection reset")
         return real_put(store, key, body, create_only, **condition)
 
-    monkeypatch.setattr(ObjectStore, "_put", lose_the_marker)
-    with pytest.raises(RegistryError, match="connection reset"):
-        evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
-    monkeypatch.undo()
-    assert len(evaluation_keys(s3_env, version)) == 3  # the orphaned predictions.csv...
-    assert [r["evaluation"] for r in Registry(s3_env["url"]).evaluations(version)] == [
-        evaluation
-    ]  # ...but no reader lists a second evaluation
+    def lose_the_predictions(store, action, function, *args, **kwargs):
+        if action.startswith("upload") and str(args[-1]).endswith("/predictions.csv"):
+            raise OSError("connection reset")
+        return real_call(store, action, function, *args, **kwargs)
+
+    for name, target, broken in [
+        ("call", ObjectStore, lose_the_predictions),
+        ("_put", ObjectStore, lose_the_marker),
+    ]:
+        monkeypatch.setattr(target, name, broken)
+        with pytest.raises(RegistryError, match="connection reset"):
+            evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+        monkeypatch.undo()
+        listed = Registry(s3_env["url"]).evaluations(version)
+        assert [r["evaluation"] for r in listed] == [evaluation]
+    assert len(evaluation_keys(s3_env, version)) == 3  # the orphaned predictions.csv
 
     registry.delete(version)
     assert evaluation_keys(s3_env, version) == []

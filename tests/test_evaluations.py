@@ -17,9 +17,11 @@ from streamlit.testing.v1 import AppTest
 from pipeline import config, load_predictor
 from pipeline.analysis.evaluations import (
     TEST_PART,
+    about_data,
     evaluate_version,
     load_evaluation_predictions,
     prediction_sources,
+    read_evaluation_data,
 )
 from pipeline.analysis.predictions import PREDICTIONS_FILE, prob_column
 from pipeline.calibration import encode, reliability_bins
@@ -119,6 +121,16 @@ def test_one_class_and_few_rows_are_enough_to_evaluate(models, tmp_path):
     # macro-F1 over the classes the file has: the absent ones are not counted as 0.
     assert record["metrics"]["macro_f1_labels"] == ["negative"]
     assert record["metrics"]["macro_f1"] == record["metrics"]["per_class"]["negative"]["f1"]
+
+
+def test_the_data_is_said_to_be_the_sample_the_training_file_or_neither():
+    sample, _ = read_evaluation_data(config.SAMPLE_DATA_PATH)
+    assert about_data(sample, {"sha256": "0" * 64}) == f"{SAMPLE_NOTE} part"
+    assert about_data(sample, {"sha256": sample.sha256}).startswith("the very file this")
+    other, _ = read_evaluation_data(
+        config.SAMPLE_DATA_PATH.read_bytes() + b"One more,Neutral\n", name="other.csv"
+    )
+    assert about_data(other, {"sha256": "0" * 64}) == "not the version's test part"
 
 
 def test_a_numeric_text_column_is_refused(models, tmp_path):

@@ -142,7 +142,7 @@ def confusion_cell_ui(
     if not texts or not (
         explained_unasked(metadata.get("architecture"))
         or st.toggle(
-            f"Explain the words of the {plural(len(texts), 'most confident text')}",
+            f"Word explanations of the {plural(len(texts), 'most confident text')}",
             key="analysis_explain",
             help="Scores each text once more per word; with a transformer that takes a "
             "few seconds.",

@@ -3,6 +3,7 @@ folder here; S3 in test_object_store.py), the `evaluate` command, and the Models
 of the shipped versions' committed evaluations on data/sample.csv."""
 
 import hashlib
+import inspect
 import json
 import shutil
 from pathlib import Path
@@ -131,6 +132,13 @@ def test_the_data_is_said_to_be_the_sample_the_training_file_or_neither():
         config.SAMPLE_DATA_PATH.read_bytes() + b"One more,Neutral\n", name="other.csv"
     )
     assert about_data(other, {"sha256": "0" * 64}) == "not the version's test part"
+
+
+def test_the_row_cap_is_trainings_and_said():
+    cap = inspect.signature(read_evaluation_data).parameters["max_rows"].default
+    assert cap == config.MAX_TRAINING_ROWS
+    with pytest.raises(DataError, match="more than 699 rows, the cap for data to evaluate on"):
+        read_evaluation_data(config.SAMPLE_DATA_PATH, max_rows=699)
 
 
 def test_a_numeric_text_column_is_refused(models, tmp_path):

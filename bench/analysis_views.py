@@ -71,8 +71,8 @@ def main() -> None:
 
     def set_cell(true, predicted):
         def change(app):
-            app.selectbox(key=f"analysis_true_{version}").set_value(true)
-            app.selectbox(key=f"analysis_predicted_{version}").set_value(predicted)
+            app.selectbox(key=f"analysis_true_{version}_test").set_value(true)
+            app.selectbox(key=f"analysis_predicted_{version}_test").set_value(predicted)
 
         return change
 

@@ -1,6 +1,8 @@
 """Command line: `python -m pipeline predict ...`, `... models`, `... export`, `... copy`,
-`... errors`, `... sweep`, `... label-issues`."""
+`... errors`, `... evaluate`, `... sweep`, `... label-issues`."""
 
+import json
+import shlex
 import sys
 
 from pipeline import config
@@ -50,6 +52,18 @@ def build_parser() -> ArgumentParser:
     )  # fmt: skip
     errors.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN)
     errors.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN)
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a version on a labelled CSV and keep the evaluation beside it (the "
+        "Models tab shows it)",
+    )
+    evaluate.add_argument("version", nargs="?", metavar="VERSION", help="default: the active one")
+    evaluate.add_argument("--data", required=True, help="the labelled CSV, e.g. data/sample.csv")
+    evaluate.add_argument("--text-column", help="text column (default: guessed, and said)")
+    evaluate.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN)
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the stored evaluation as JSON instead"
+    )
     sweep = add_sweep_parser(commands)
     issues = commands.add_parser(
         "label-issues", help="print a labelled CSV's likely label errors as CSV, worst first"
@@ -58,7 +72,7 @@ def build_parser() -> ArgumentParser:
     issues.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
     issues.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN, help="label column")
     issues.add_argument("--top", type=int, help="print only the N worst (default: all)")
-    for sub in (predict, models, export, copy, errors, sweep):
+    for sub in (predict, models, export, copy, errors, evaluate, sweep):
         sub.add_argument(
             "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
         )
@@ -198,6 +212,65 @@ def errors_command(args) -> int:
     return 0
 
 
+def evaluate_command(args) -> int:
+    """Score a version on a labelled CSV, store the evaluation, print its metrics."""
+    from pipeline.analysis.evaluations import evaluate_version
+    from pipeline.wording import percent, plural
+
+    registry = Registry(config.models_dir(args.models_dir))
+    version = registry.resolve(args.version)
+
+    shown = False
+
+    def show(done: int, total: int) -> None:
+        nonlocal shown
+        print(f"\rscoring {done:,} / {total:,} texts", end="", file=sys.stderr, flush=True)
+        shown = True
+
+    command = ["python", "-m", "pipeline", "evaluate", version, "--data", args.data]
+    if args.text_column:
+        command += ["--text-column", args.text_column]
+    command += ["--label-column", args.label_column]
+    try:
+        record = evaluate_version(
+            registry, version, args.data, args.text_column, args.label_column,
+            on_progress=show, command=shlex.join(command),
+        )  # fmt: skip
+    finally:
+        if shown:  # end the progress line, so what follows (even an error) has its own line
+            print(file=sys.stderr)
+    data = record["data"]
+    where = registry.evaluation_location(version, record["evaluation"])
+    if args.json:
+        print(json.dumps({**record, "path": where}, indent=2))
+        return 0
+    guessed = " (guessed; change it with --text-column)" if data["text_column_guessed"] else ""
+    metrics = record["metrics"]
+    print(f"version {version} on {data['path']}: {data['about']}")
+    print(
+        f"{plural(data['rows_used'], 'row')} used of {data['rows_read']:,}; text column "
+        f"{data['text_column']!r}{guessed}, label column {data['label_column']!r}"
+    )
+    print(
+        f"accuracy {metrics['accuracy']:.3f}  macro-F1 {metrics['macro_f1']:.3f}  "
+        f"ECE {record['calibration']['ece']:.3f}"
+    )
+    print(f"  {'class':12} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+    for label, figures in metrics["per_class"].items():
+        print(
+            f"  {label:12} {figures['precision']:9.3f} {figures['recall']:7.3f} "
+            f"{figures['f1']:6.3f} {figures['support']:8,}"
+        )
+    checks = ", ".join(
+        f"{check} {percent(result['pass_rate'])}"
+        for check, result in record["behaviour"].items()
+        if result["pass_rate"] is not None
+    )
+    print(f"behavioural checks passed: {checks}")
+    print(f"stored as evaluation {record['evaluation']} in {where}")
+    return 0
+
+
 def label_issues_command(args) -> int:
     """Print likely label errors (confident learning on out-of-fold probabilities) as CSV."""
     from pipeline.analysis.label_issues import cached_label_issues
@@ -222,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": export_command,
         "copy": copy_command,
         "errors": errors_command,
+        "evaluate": evaluate_command,
         "sweep": sweep_command,
         "label-issues": label_issues_command,
     }

@@ -125,6 +125,33 @@ def load_labelled_data(
             f"{name} has more than {max_rows:,} rows, the cap for training data. "
             "Use a smaller sample of it."
         )
+    return labelled_data(frame, name, sha256, text_column, label_column, 2, min_rows_per_class)
+
+
+def labelled_data(
+    frame: pd.DataFrame,
+    name: str,
+    sha256: str,
+    text_column: str,
+    label_column: str,
+    min_classes: int,
+    min_rows_per_class: int,
+) -> LabelledData:
+    """Validate a CSV already read (see `load_labelled_data`, which adds the row cap).
+
+    Args:
+        frame: the CSV as read by pipeline.csvfile.read_csv.
+        name: how to call it in messages and metadata.
+        sha256: the file's SHA-256.
+        text_column: the column holding the texts.
+        label_column: the column holding the labels.
+        min_classes: the fewest distinct labels (training needs 2; scoring a version on
+            labelled data, 1).
+        min_rows_per_class: the fewest rows each class needs.
+
+    Returns:
+        The validated data.
+    """
     require_columns(frame, [text_column, label_column], name)
     data = pd.DataFrame(
         {"text": frame[text_column], "label": frame[label_column].map(normalize_label)}
@@ -137,7 +164,7 @@ def load_labelled_data(
     if data.empty:
         raise DataError(f"{name} has no row with both a text and a label.")
     counts = data["label"].value_counts()
-    if len(counts) < 2:
+    if len(counts) < min_classes:
         raise DataError(
             f"{name} has only one class ({counts.index[0]!r}) in column {label_column!r}. "
             "Training needs at least 2."

@@ -299,12 +299,15 @@ def test_the_models_tab_shows_a_confusion_cell_with_its_texts_and_explanations(a
     at, registry, version, _ = app
     assert not at.exception
     predictions = load_predictions(registry, version)
-    at.selectbox(key=f"analysis_true_{version}").set_value("negative")
-    at.selectbox(key=f"analysis_predicted_{version}").set_value("neutral").run()
+    at.selectbox(key=f"analysis_true_{version}_test").set_value("negative")
+    at.selectbox(key=f"analysis_predicted_{version}_test").set_value("neutral").run()
     shown = table_with(at, "text", "predicted", "prob_neutral")
     expected = cell_texts(predictions, "negative", "neutral")
     assert shown["text"].tolist() == expected["text"].tolist()
-    assert any("predicted neutral (wrong)" in c.value for c in at.caption)
+    assert any(
+        "of the test part labelled negative, predicted neutral (wrong)" in c.value
+        for c in at.caption
+    )
     explained = [e for e in at.get("html") if 'data-testid="explanation"' in e.proto.body]
     assert len(explained) == min(5, len(expected))
 
@@ -318,7 +321,7 @@ def test_the_models_tab_shows_slices_and_behaviour_for_every_version(app):
     table = table_with(at, "version", "typo", "negation")
     assert set(table["version"]) == {version, second}
     stored = registry.metadata(second)["behaviour"]["typo"]["pass_rate"]
-    assert table.set_index("version").loc[second, "typo"] == stored
+    assert table.set_index("version").loc[second, "typo"] == f"{stored * 100:.1f} %"
 
 
 def test_the_models_tab_compares_runs(app):

@@ -89,6 +89,7 @@ def test_models_tab_shows_a_confusion_cell_explained_and_the_run_overlay(
     from pipeline.analysis.confusion import cell_texts, confusion_counts
     from pipeline.analysis.predictions import load_predictions
     from pipeline.registry import Registry
+    from pipeline.wording import plural
 
     registry = Registry(browser_models_dir)
     tiny = Registry(tiny_models_dir).versions()[0]
@@ -104,7 +105,9 @@ def test_models_tab_shows_a_confusion_cell_explained_and_the_run_overlay(
     )
     expected = cell_texts(predictions, true, predicted)
     assert len(expected) > 0
-    caption = f"{len(expected)} test texts labelled {true}, predicted {predicted}"
+    caption = (
+        f"{plural(len(expected), 'text')} of the test part labelled {true}, predicted {predicted}"
+    )
     panel.get_by_text(caption).wait_for()
     explained = panel.get_by_test_id("explanation")
     explained.first.wait_for()

@@ -14,15 +14,18 @@ import time
 
 import boto3
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import shipped_version
 from helpers import run_cli
 
 from pipeline import config
+from pipeline.analysis.evaluations import evaluate_version, load_evaluation_predictions
 from pipeline.errors import RegistryError, StoreUnavailable
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 from pipeline.registry.objects import ObjectStore
+from pipeline.registry.store import EVALUATIONS_DIR
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is in requirements-dev")
 s3fs = pytest.importorskip("s3fs", reason="s3fs is in requirements.txt")
@@ -296,6 +299,61 @@ def test_memory_store_keeps_the_registry_rules(tmp_path, monkeypatch, fasttext_s
     assert meta["version"] == second
 
 
+def evaluation_keys(s3_env, version: str) -> list[str]:
+    return [k for k in keys(s3_env) if k.startswith(f"{EVALUATIONS_DIR}/{version}/")]
+
+
+def test_evaluations_on_s3_are_kept_apart_committed_last_and_deleted_with_the_version(
+    s3_env, fasttext_source, monkeypatch
+):
+    registry = Registry(s3_env["url"])
+    keep, version = save_copies(registry, fasttext_source)
+    record = evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+    evaluation = record["evaluation"]
+    assert evaluation_keys(s3_env, version) == [
+        f"{EVALUATIONS_DIR}/{version}/{evaluation}/metadata.json",
+        f"{EVALUATIONS_DIR}/{version}/{evaluation}/predictions.csv",
+    ]
+    replica = Registry(s3_env["url"])  # another process, with its own cache
+    assert replica.versions() == [version, keep]  # the evaluation is no version
+    assert replica.evaluations(version) == [record]
+    downloaded = load_evaluation_predictions(replica, version, evaluation)
+    assert len(downloaded) == 700
+    pd.testing.assert_frame_equal(
+        downloaded, load_evaluation_predictions(registry, version, evaluation)
+    )
+
+    # Saves that die mid-way, at the predictions' upload or at the commit marker's: no
+    # reader lists a second evaluation (the second leaves an orphaned predictions.csv).
+    real_put, real_call = ObjectStore._put, ObjectStore.call
+
+    def lose_the_marker(store, key, body, create_only=False, **condition):
+        if key.endswith("/metadata.json") and f"/{EVALUATIONS_DIR}/" in key:
+            raise OSError("connection reset")
+        return real_put(store, key, body, create_only, **condition)
+
+    def lose_the_predictions(store, action, function, *args, **kwargs):
+        if action.startswith("upload") and str(args[-1]).endswith("/predictions.csv"):
+            raise OSError("connection reset")
+        return real_call(store, action, function, *args, **kwargs)
+
+    for name, target, broken in [
+        ("call", ObjectStore, lose_the_predictions),
+        ("_put", ObjectStore, lose_the_marker),
+    ]:
+        monkeypatch.setattr(target, name, broken)
+        with pytest.raises(RegistryError, match="connection reset"):
+            evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
+        monkeypatch.undo()
+        listed = Registry(s3_env["url"]).evaluations(version)
+        assert [r["evaluation"] for r in listed] == [evaluation]
+    assert len(evaluation_keys(s3_env, version)) == 3  # the orphaned predictions.csv
+
+    registry.delete(version)
+    assert evaluation_keys(s3_env, version) == []
+    assert registry.versions() == [keep]
+
+
 def test_copy_seeds_a_bucket_with_the_shipped_models(s3_env, tmp_path):
     source = tmp_path / "models"
     shutil.copytree(config.DEFAULT_MODELS_DIR, source)
@@ -309,5 +367,7 @@ def test_copy_seeds_a_bucket_with_the_shipped_models(s3_env, tmp_path):
         assert meta["metrics"] == shipped.metadata(version)["metrics"]
         local = shipped.model_file(version).read_bytes()
         assert hashlib.sha256(local).hexdigest() == meta["files"]["model.keras"]["sha256"]
+        # Their evaluations on the sample go too, so the bucket's views have them.
+        assert bucket.evaluations(version) == shipped.evaluations(version) != []
     again = run_cli("-m", "pipeline", "copy", "--models-dir", str(source), "--to", s3_env["url"])
     assert "already there" in again.stderr

@@ -12,6 +12,15 @@ predictions.csv). Its metadata's `files` no longer lists them, and `files_left_o
 why, so the registry's checksums still cover every file that ships. The Models tab
 computes the predictions again, once, from a user's own copy of the data (the SHA-256 in
 the metadata must match), as it does for versions older than predictions.csv.
+
+So that a fresh clone's Calibration and Error analysis have something to show, every
+shipped version also carries an evaluation on the bundled sample, committed with it:
+
+    python -m pipeline evaluate VERSION --data data/sample.csv
+
+(it lands in models/.evaluations/VERSION/). A version replaced in models/ should leave
+with its evaluations: `python -m pipeline models` lists what is there, and deleting a
+version through the registry (the Models tab) deletes its evaluations too.
 """
 
 import argparse

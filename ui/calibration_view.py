@@ -1,16 +1,18 @@
 """Calibration of one version (Models tab): the reliability diagram and the ECE, before and
-after temperature scaling, as recorded in its metadata (pipeline.calibration)."""
+after temperature scaling, as recorded in its metadata (pipeline.calibration), or on the
+predictions of an evaluation stored beside it (pipeline.analysis.evaluations)."""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from pipeline.analysis.evaluations import TEST_PART, PredictionSource
 from pipeline.analysis.predictions import prob_column
 from pipeline.calibration import ece_of_bins, encode, reliability_bins
 from pipeline.errors import SentimentError
 from pipeline.registry import Registry
 from ui.analysis_view import cached_predictions
-from ui.common import show_error
+from ui.common import escape_markdown, show_error
 
 BEFORE, AFTER, SAVED = "before scaling", "after scaling (saved)", "saved model"
 
@@ -33,8 +35,13 @@ def diagram_frame(curves: dict[str, list[dict]]) -> pd.DataFrame:
     )
 
 
-def reliability_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Accuracy against mean confidence per bin, with the diagonal of perfect calibration."""
+def reliability_chart(frame: pd.DataFrame, part: str = "test part") -> alt.Chart:
+    """Accuracy against mean confidence per bin, with the diagonal of perfect calibration.
+
+    Args:
+        frame: see `diagram_frame`.
+        part: the data the bins come from, for the title.
+    """
     unit = alt.Scale(domain=[0, 1])
     diagonal = (
         alt.Chart(pd.DataFrame({"mean confidence": [0, 1], "accuracy": [0, 1]}))
@@ -42,7 +49,7 @@ def reliability_chart(frame: pd.DataFrame) -> alt.Chart:
         .encode(x="mean confidence:Q", y="accuracy:Q")
     )
     curves = (
-        alt.Chart(frame, title="Reliability diagram (test part)")
+        alt.Chart(frame, title=f"Reliability diagram ({part})")
         .mark_line(point=True)
         .encode(
             x=alt.X("mean confidence:Q", scale=unit, axis=alt.Axis(format="%")),
@@ -61,9 +68,10 @@ def reliability_chart(frame: pd.DataFrame) -> alt.Chart:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def bins_from_predictions(root: str, version: str) -> list[dict] | None:
-    """The test reliability diagram of a version from its saved test predictions, or None."""
-    predictions = cached_predictions(root, version)
+def bins_from_predictions(root: str, version: str, source: str = TEST_PART) -> list[dict] | None:
+    """The reliability diagram of a version's saved test predictions, or of one of its
+    evaluations; None without them."""
+    predictions = cached_predictions(root, version, source)
     if predictions is None:
         return None
     labels = Registry(root).metadata(version)["labels"]
@@ -106,18 +114,55 @@ def recorded_ui(calibration: dict) -> dict[str, list[dict]]:
     return {SAVED: calibration["bins"]}
 
 
-def calibration_ui(registry: Registry, version: str) -> None:
-    """The reliability diagram and the ECE of one version's test part.
+def recorded_line(calibration: dict) -> str:
+    """The test part's calibration recorded at training, in one sentence."""
+    before = calibration["before"]["ece"]
+    if not calibration["applied"]:
+        return f"At training, on its test part: ECE {before:.3f} (no temperature kept)."
+    return (
+        f"At training, on its test part: ECE {before:.3f} before temperature scaling and "
+        f"{calibration['ece']:.3f} after (T = {calibration['temperature']:.2f}, kept in the model)."
+    )
 
-    Read from the metadata's `calibration`; for a version saved before that was recorded,
-    computed from its saved test predictions, if it has them.
+
+def evaluation_ui(registry: Registry, version: str, source: PredictionSource) -> dict | None:
+    """The ECE of an evaluation's predictions; returns the curve to draw, or None."""
+    try:
+        bins = bins_from_predictions(str(registry.root), version, source.key)
+    except SentimentError as exc:
+        show_error(exc)
+        return None
+    name = escape_markdown(source.name)
+    st.metric("Evaluation ECE", f"{ece_of_bins(bins):.3f}")
+    calibration = registry.metadata(version).get("calibration")
+    recorded = f" {recorded_line(calibration)}" if calibration else ""
+    st.caption(
+        f"Measured on the predictions of the saved model (any temperature included) for "
+        f"{name}, not on the version's test part.{recorded}"
+    )
+    return {SAVED: bins}
+
+
+def calibration_ui(registry: Registry, version: str, source: PredictionSource | None) -> None:
+    """The reliability diagram and the ECE of one version, on the predictions chosen.
+
+    On the test part: read from the metadata's `calibration`, or, for a version saved
+    before that was recorded, computed from its saved test predictions. On an evaluation:
+    computed from its predictions.
 
     Args:
         registry: the registry.
         version: the version shown.
+        source: the predictions chosen (ui.analysis_view.source_ui), or None.
     """
     calibration = registry.metadata(version).get("calibration")
-    if calibration:
+    part = "test part"
+    if source is not None and source.key != TEST_PART:
+        curves = evaluation_ui(registry, version, source)
+        if curves is None:
+            return
+        part = source.name
+    elif calibration:
         curves = recorded_ui(calibration)
     else:
         try:
@@ -137,7 +182,7 @@ def calibration_ui(registry: Registry, version: str) -> None:
             "calibration was measured, so no temperature was fitted."
         )
         curves = {SAVED: bins}
-    st.altair_chart(reliability_chart(diagram_frame(curves)), width="stretch")
+    st.altair_chart(reliability_chart(diagram_frame(curves), part), width="stretch")
     st.caption(
         "Each point is a bin of texts by the model's top probability: how often it was right "
         "(accuracy) against how sure it was (mean confidence). On the dashed diagonal, "

@@ -1,17 +1,23 @@
-"""Models tab: the versions, their details, download, promote, delete, error analysis
-(ui/analysis_view.py) and run comparison (ui/compare_view.py)."""
+"""Models tab: the versions, their details, download, promote, delete, evaluation on a
+labelled CSV, calibration (ui/calibration_view.py), error analysis (ui/analysis_view.py) and
+run comparison (ui/compare_view.py)."""
 
 import pandas as pd
 import streamlit as st
 
+from pipeline import config
+from pipeline.analysis.evaluations import evaluate_version
 from pipeline.errors import SentimentError
 from pipeline.registry import Registry
 from pipeline.tracking import TENSORBOARD_FILE
-from ui.analysis_view import analysis_ui
+from pipeline.wording import plural
+from ui.analysis_view import NEW_EVALUATION_KEY, analysis_ui, source_ui
 from ui.calibration_view import calibration_ui
 from ui.charts import confusion_heatmap
+from ui.common import escape_markdown, get_predictor, show_error
 from ui.compare_view import compare_ui
-from ui.guard import is_admin
+from ui.data_tab import choose_data_ui
+from ui.guard import is_admin, may_train
 
 KEY_PARAMS = ("vocab_size", "sequence_length", "embedding_dim", "epochs", "learning_rate")
 
@@ -51,7 +57,7 @@ def per_class_table(metadata: dict) -> pd.DataFrame:
 def members_line(members: dict) -> str:
     """An ensemble's members, e.g. "Members: minilm (weight 0.5, 2 epochs), fasttext (...)"."""
     parts = [
-        f"{name} (weight {figures['weight']:g}, {figures['epochs_run']} epochs)"
+        f"{name} (weight {figures['weight']:g}, {plural(figures['epochs_run'], 'epoch')})"
         for name, figures in members.items()
     ]
     return "Members, combined by a weighted geometric mean: " + ", ".join(parts)
@@ -144,6 +150,49 @@ def actions_ui(registry: Registry, version: str, active: str | None) -> None:
         st.caption("Making a version active and deleting one need the admin password (sidebar).")
 
 
+def evaluate_ui(registry: Registry, version: str) -> None:
+    """Score the version on a labelled CSV and keep the evaluation beside it; the next run
+    shows it."""
+    st.caption(
+        "Score this version on any labelled CSV: the evaluation is kept beside the version "
+        "with the data's name, SHA-256, rows and columns, and the views below can show it. "
+        f"Its labels must be the version's; at most {config.MAX_TRAINING_ROWS:,} rows. "
+        f"The same from a terminal: `python -m pipeline evaluate {version} --data <the CSV>`."
+    )
+    chosen = choose_data_ui("evaluate")
+    allowed = may_train()
+    if not allowed:
+        st.caption("Evaluating writes into the model registry: it needs the admin password.")
+    if not st.button(
+        "Evaluate", key="evaluate_start", disabled=chosen is None or not allowed, type="primary"
+    ):
+        return
+    source, text_column, label_column, name = chosen
+    progress = st.progress(0.0, text="Scoring…")
+
+    def show(done: int, total: int) -> None:
+        progress.progress(done / total, text=f"Scoring {done:,} / {total:,} texts…")
+
+    try:
+        record = evaluate_version(
+            registry, version, source, text_column, label_column, name=name,
+            predictor=get_predictor(str(registry.root), version), on_progress=show,
+        )  # fmt: skip
+    except SentimentError as exc:
+        progress.empty()
+        show_error(exc)
+        return
+    data = record["data"]
+    st.session_state[NEW_EVALUATION_KEY] = record["evaluation"]
+    st.toast(
+        escape_markdown(
+            f"Evaluated on {data['path']}: accuracy {record['metrics']['accuracy']:.3f}, "
+            f"macro-F1 {record['metrics']['macro_f1']:.3f}."
+        )
+    )
+    st.rerun()
+
+
 def models_ui(registry: Registry) -> None:
     """The whole Models tab."""
     rows = registry.list()
@@ -160,10 +209,14 @@ def models_ui(registry: Registry) -> None:
     )
     details_ui(registry.metadata(version))
     actions_ui(registry, version, active)
+    st.subheader("Evaluations")
+    source = source_ui(registry, version)
+    with st.expander("Evaluate on a labelled CSV", expanded=source is None):
+        evaluate_ui(registry, version)
     st.subheader("Calibration")
-    calibration_ui(registry, version)
+    calibration_ui(registry, version, source)
     st.subheader("Error analysis")
-    analysis_ui(registry, version, rows)
+    analysis_ui(registry, version, rows, source)
     if len(versions) > 1:
         st.subheader("Compare runs")
         compare_ui(registry, versions)

@@ -3,6 +3,7 @@
 | module | what it answers |
 |---|---|
 | predictions | each version's test-set predictions, kept beside its model |
+| evaluations | a version scored on any labelled CSV, kept beside it; what the views can show |
 | slices | accuracy and macro-F1 by text length, retweet, URL, hashtag, mention, CSV column |
 | behaviour | do a typo, another name or punctuation flip the label; does "not" move it |
 | label_issues | likely label errors in the training data (confident learning, cleanlab) |

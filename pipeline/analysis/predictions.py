@@ -73,6 +73,13 @@ def cached_path(registry: Registry, version: str) -> Path:
     return config.cache_dir() / "analysis" / registry.work_dir.name / version / PREDICTIONS_FILE
 
 
+def has_predictions(registry: Registry, version: str) -> bool:
+    """Whether a version's test predictions are at hand: saved with it, or computed once."""
+    if PREDICTIONS_FILE in registry.metadata(version).get("files", {}):
+        return True
+    return cached_path(registry, version).is_file()
+
+
 def load_predictions(registry: Registry, version: str) -> pd.DataFrame | None:
     """A version's test-set predictions, or None when it has none yet.
 

@@ -9,6 +9,11 @@ URL such as s3://bucket/models. The same guarantees hold on both:
 - the active version cannot be deleted, even by a racing promotion;
 - a store that cannot be reached gives one clear message, and the versions already cached
   on this machine keep being served (see `unavailable`).
+
+Beside each version, in their own place (store.EVALUATIONS_DIR), the registry keeps its
+evaluations on labelled CSV files (pipeline.analysis.evaluations): each one a record and
+its files, saved all or nothing like a version, never listed as a version, and deleted
+with the version.
 """
 
 import json
@@ -24,6 +29,7 @@ from pipeline import config
 from pipeline.errors import RegistryError, StoreUnavailable
 from pipeline.registry.store import (
     ACTIVE_FILE,
+    EVALUATIONS_DIR,
     METADATA_FILE,
     MODEL_FILE,
     TEMP_PREFIX,
@@ -38,6 +44,20 @@ SWAP_ATTEMPTS = 20
 def new_version_id() -> str:
     """A sortable, unique version id: UTC time plus 4 random hex digits."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _check_file_names(files: dict[str, bytes], reserved: set[str]) -> None:
+    if reserved & set(files) or any("/" in name for name in files):
+        raise ValueError(f"invalid extra file names: {sorted(files)}")
+
+
+def _write_metadata(folder: Path, metadata: dict, names: list[str]) -> None:
+    """Write metadata.json into a staged folder, with the size and SHA-256 of `names`."""
+    metadata = {**metadata, "files": {name: file_digest(folder / name) for name in names}}
+    with open(folder / METADATA_FILE, "w", encoding="utf-8") as handle:
+        json.dump(metadata, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 class Registry:
@@ -200,28 +220,39 @@ class Registry:
         return version
 
     def copy_in(self, source: "Registry", version: str) -> bool:
-        """Copy one version from another registry, keeping its id; False if it is here already.
+        """Copy one version from another registry, keeping its id, and its evaluations that
+        are not here yet.
 
         Args:
             source: the registry to copy from (a folder or a URL).
             version: a version of `source`.
 
         Returns:
-            Whether it was copied.
+            Whether the version was copied (False: it was here already).
         """
         version = source.resolve(version)
-        if version in self.versions():
-            return False
-        model_file = source.model_file(version)
-        copy = lambda path: shutil.copyfile(model_file, path)  # noqa: E731
-        metadata = source.metadata(version)
-        files = {
-            name: source.version_file(version, name).read_bytes()
-            for name in metadata.get("files", {})
-            if name != MODEL_FILE
-        }
-        self._commit(version, metadata, copy, "copy the version", files=files)
-        return True
+        copied = version not in self.versions()
+        if copied:
+            model_file = source.model_file(version)
+            copy = lambda path: shutil.copyfile(model_file, path)  # noqa: E731
+            metadata = source.metadata(version)
+            files = {
+                name: source.version_file(version, name).read_bytes()
+                for name in metadata.get("files", {})
+                if name != MODEL_FILE
+            }
+            self._commit(version, metadata, copy, "copy the version", files=files)
+        here = {record["evaluation"] for record in self.evaluations(version)}
+        for record in source.evaluations(version):
+            evaluation = record["evaluation"]
+            if evaluation in here:
+                continue
+            files = {
+                name: source.evaluation_file(version, evaluation, name).read_bytes()
+                for name in record.get("files", {})
+            }
+            self._commit_evaluation(version, evaluation, record, files)
+        return copied
 
     def _commit(
         self,
@@ -237,8 +268,7 @@ class Registry:
         `activate` says so ("always", "if_none" the store has no active version, or
         "never")."""
         files = files or {}
-        if {MODEL_FILE, METADATA_FILE} & set(files) or any("/" in name for name in files):
-            raise ValueError(f"invalid extra file names: {sorted(files)}")
+        _check_file_names(files, {MODEL_FILE, METADATA_FILE})
         with self.writing(action):
             folder = self.store.staging(version)
         try:
@@ -246,13 +276,7 @@ class Registry:
                 write_model(folder / MODEL_FILE)
                 for name, content in files.items():
                     (folder / name).write_bytes(content)
-                names = [MODEL_FILE, *sorted(files)]
-                digests = {name: file_digest(folder / name) for name in names}
-                metadata = {**metadata, "files": digests}
-                with open(folder / METADATA_FILE, "w", encoding="utf-8") as handle:
-                    json.dump(metadata, handle, indent=2)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                _write_metadata(folder, metadata, [MODEL_FILE, *sorted(files)])
                 with self.store.exclusive():
                     self.store.commit(version, folder)
                     if activate != "never":
@@ -300,6 +324,104 @@ class Registry:
                     self.store.unhide(version, hidden)
                     self._refuse_active(version, now)
             self.store.purge(version, hidden)
+            # After the version: a crash between the two leaves evaluations of no version,
+            # which are never listed, rather than a version that lost them.
+            self.store.remove(f"{EVALUATIONS_DIR}/{version}")
+
+    def _evaluation_store(self, version: str):
+        return self.store.substore(f"{EVALUATIONS_DIR}/{version}")
+
+    def evaluations(self, version: str | None = None) -> "list[dict]":
+        """Every evaluation stored beside a version, newest first.
+
+        Args:
+            version: a version id, or None for the active one.
+
+        Returns:
+            Each evaluation's record as saved (see `save_evaluation`).
+        """
+        version = self.resolve(version)
+        store = self._evaluation_store(version)
+        return [self._read_evaluation(store, version, e) for e in store.committed()]
+
+    def evaluation(self, version: str, evaluation: str) -> dict:
+        """One evaluation's record.
+
+        Args:
+            version: a version id.
+            evaluation: an evaluation id of that version.
+
+        Returns:
+            The record, with `evaluation`, `version`, `created` and `files`.
+        """
+        version = self.resolve(version)
+        store = self._evaluation_store(version)
+        if evaluation not in store.committed():
+            raise RegistryError(f"Version {version} has no evaluation {evaluation!r}.")
+        return self._read_evaluation(store, version, evaluation)
+
+    @staticmethod
+    def _read_evaluation(store, version: str, evaluation: str) -> dict:
+        try:
+            return json.loads(store.read_metadata(evaluation))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(
+                f"Evaluation {evaluation} of version {version} is unreadable: {exc}"
+            ) from exc
+
+    def evaluation_file(self, version: str, evaluation: str, name: str) -> Path:
+        """A local path to a file saved with an evaluation (downloaded once from a remote
+        store and checked against its recorded SHA-256)."""
+        if name not in self.evaluation(version, evaluation).get("files", {}):
+            raise RegistryError(f"Evaluation {evaluation} of version {version} has no {name}.")
+        with self.writing(f"read {name}"):
+            return self._evaluation_store(version).version_file(evaluation, name)
+
+    def evaluation_location(self, version: str, evaluation: str) -> str:
+        """Where an evaluation is kept, for messages: a folder, or a URL prefix."""
+        return f"{self.root}/{EVALUATIONS_DIR}/{version}/{evaluation}"
+
+    def save_evaluation(self, version: str, record: dict, files: dict[str, bytes]) -> str:
+        """Keep an evaluation beside a version, atomically: a crash mid-save leaves none listed.
+
+        Args:
+            version: the version evaluated.
+            record: what to keep (its data, metrics...); `evaluation` (the new id),
+                `version`, `created` and `files` (each file's size and SHA-256) are added.
+            files: name -> content, e.g. the predictions.
+
+        Returns:
+            The new evaluation's id.
+        """
+        version = self.resolve(version)
+        evaluation = new_version_id()
+        record = {
+            **record,
+            "evaluation": evaluation,
+            "version": version,
+            "created": datetime.now(UTC).isoformat(timespec="microseconds"),
+        }
+        self._commit_evaluation(version, evaluation, record, files)
+        return evaluation
+
+    def _commit_evaluation(
+        self, version: str, evaluation: str, record: dict, files: dict[str, bytes]
+    ) -> None:
+        """Stage an evaluation's files and its record (with their sizes and SHA-256), then
+        commit it: one rename, or the record uploaded last as the commit marker."""
+        _check_file_names(files, {METADATA_FILE})
+        store = self._evaluation_store(version)
+        with self.writing("save the evaluation"):
+            folder = store.staging(evaluation)
+        try:
+            with self.writing("save the evaluation"):
+                for name, content in files.items():
+                    (folder / name).write_bytes(content)
+                _write_metadata(folder, record, sorted(files))
+                with store.exclusive():
+                    store.commit(evaluation, folder)
+        finally:
+            store.discard(folder)
 
     @staticmethod
     def _refuse_active(version: str, active: str | None) -> None:

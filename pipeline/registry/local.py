@@ -131,6 +131,20 @@ class LocalStore:
     def purge(self, version: str, hidden: Path) -> None:
         shutil.rmtree(hidden, ignore_errors=True)
 
+    def substore(self, name: str) -> "LocalStore":
+        """A store of the same kind in a sub-folder, e.g. ".evaluations/<version>"."""
+        return LocalStore(self.root / name)
+
+    def remove(self, name: str) -> None:
+        """Delete a sub-store: hidden first by one rename (so a crash mid-delete leaves none of
+        it listed; a later commit removes the leftover), then deleted."""
+        folder = self.root / name
+        if not folder.is_dir():
+            return
+        hidden = self.root / f"{TEMP_PREFIX}deleted-{secrets.token_hex(4)}"
+        os.rename(folder, hidden)
+        shutil.rmtree(hidden, ignore_errors=True)
+
     def read_pointer(self) -> Pointer:
         try:
             text = (self.root / ACTIVE_FILE).read_text(encoding="utf-8")

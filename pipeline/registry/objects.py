@@ -80,6 +80,7 @@ class ObjectStore:
         self.location = url.rstrip("/")
         protocol = fsspec.core.split_protocol(self.location)[0]
         self.s3 = protocol in ("s3", "s3a")
+        self.storage_options = storage_options
         options = {**(S3_OPTIONS if self.s3 else {}), **storage_options}
         try:
             self.fs, self.root = fsspec.core.url_to_fs(self.location, **options)
@@ -235,6 +236,21 @@ class ObjectStore:
     def purge(self, version: str, marker: str) -> None:
         self.call("delete the version", self.fs.rm, self._key(version), recursive=True)
         shutil.rmtree(self.work_dir / version, ignore_errors=True)
+
+    def substore(self, name: str) -> "ObjectStore":
+        """A store of the same kind under a sub-prefix, e.g. ".evaluations/<version>"."""
+        return ObjectStore(f"{self.location}/{name}", **self.storage_options)
+
+    def remove(self, name: str) -> None:
+        """Delete a sub-store: its commit markers first, so nothing half-deleted is listed,
+        then every other object under it, then the local copies."""
+        sub = self.substore(name)
+        markers = self.call(f"list {name}", self.fs.glob, sub._key("*", METADATA_FILE))
+        if markers:
+            self.call("delete", self.fs.rm, markers)
+        with contextlib.suppress(FileNotFoundError):
+            self.call("delete", self.fs.rm, sub.root, recursive=True)
+        shutil.rmtree(sub.work_dir, ignore_errors=True)
 
     def _remove_stale_uploads(self) -> None:
         """Prefixes without a commit marker, older than STALE_TEMP_SECONDS (killed uploads)."""

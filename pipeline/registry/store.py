@@ -11,6 +11,11 @@ one mutable object, the active pointer. Two kinds exist:
   written after every other file; the active pointer is a compare-and-swap (S3 conditional
   writes, If-Match / If-None-Match).
 
+A store can hold sub-stores of the same kind (`substore`), under names that start with a
+dot so they are never listed as versions: each version's evaluations live in
+`.evaluations/<version>/`, one immutable folder per evaluation with its own
+`metadata.json`, committed the same way as a version.
+
 The registry (pipeline.registry) uses only the methods below, so it never knows which
 store it is on.
 """
@@ -26,6 +31,8 @@ MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 ACTIVE_FILE = "ACTIVE"
 TEMP_PREFIX = ".tmp-"
+# Where a version's evaluations live (pipeline.analysis.evaluations): EVALUATIONS_DIR/<version>.
+EVALUATIONS_DIR = ".evaluations"
 # A temporary folder or an uncommitted upload older than this was left by a killed process.
 STALE_TEMP_SECONDS = 6 * 3600
 

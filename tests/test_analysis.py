@@ -318,10 +318,11 @@ def test_the_models_tab_shows_slices_and_behaviour_for_every_version(app):
     slices = table_with(at, "by", "slice", "accuracy_gap")
     assert slices["accuracy"].is_monotonic_increasing and "length" in set(slices["by"])
     at.radio(key="analysis_section").set_value("Behavioural checks").run()
-    table = table_with(at, "version", "typo", "negation")
+    table = table_with(at, "version", "typo", "negation", "emoji")
     assert set(table["version"]) == {version, second}
-    stored = registry.metadata(second)["behaviour"]["typo"]["pass_rate"]
-    assert table.set_index("version").loc[second, "typo"] == f"{stored * 100:.1f} %"
+    for check in ("typo", "emoji"):
+        stored = registry.metadata(second)["behaviour"][check]["pass_rate"]
+        assert table.set_index("version").loc[second, check] == f"{stored * 100:.1f} %"
 
 
 def test_the_models_tab_compares_runs(app):

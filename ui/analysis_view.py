@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import config
-from pipeline.analysis.behaviour import run_behaviour_checks
+from pipeline.analysis.behaviour import CHECKS, run_behaviour_checks
 from pipeline.analysis.confusion import cell_texts, confusion_counts
 from pipeline.analysis.evaluations import (
     TEST_PART,
@@ -29,7 +29,6 @@ from ui.predict_tab import explanation_html
 
 # Texts of a confusion cell shown with their word explanation; the table lists them all.
 EXPLAINED_TEXTS = 5
-CHECKS = ("typo", "name", "punctuation", "negation")
 # Only the chosen section runs (st.tabs would run all three on every rerun).
 SECTIONS = ("Confusion cells", "Slices", "Behavioural checks")
 
@@ -191,8 +190,10 @@ def behaviour_ui(registry: Registry, rows: list[dict], version: str) -> None:
     st.caption(
         "Share of cases that pass. Invariance: a typo, another person's name or end "
         "punctuation should not change the label. Directional: 'not' before a positive word "
-        "should lower the positive probability. Built-in sentences, so every version is "
-        "checked alike."
+        "should lower the positive probability, and a positive emoji (😍 👏) at the end of a "
+        "plain sentence raise it, a negative one (😡 👎) the negative probability. Built-in "
+        "sentences, so every version is checked alike. n/a: the check needs a class the version "
+        "does not have, or did not exist yet when the version was checked."
     )
     stored, missing = [], []
     for row in rows:

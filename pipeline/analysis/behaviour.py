@@ -72,6 +72,8 @@ EMOJI = {
     "negative": ("\U0001f621", "\U0001f92e", "\U0001f44e", "\U0001f620"),
 }
 MAX_FAILURES_KEPT = 5
+# Every check, in the order the Models tab shows them.
+CHECKS = ("typo", "name", "punctuation", "negation", "emoji")
 # The directional checks: (original, variant, the class whose probability must move, +1 up
 # or -1 down), and the classes each needs.
 DIRECTIONAL_NEEDS = {"negation": ("positive",), "emoji": ("positive", "negative")}

@@ -91,6 +91,10 @@ def test_the_theme_follows_the_browser_and_every_word_stays_readable(open_page, 
     else:
         assert luminance(background) > 0.9 and luminance(text) < 0.05
     assert contrast(text, background) >= BODY_TEXT_CONTRAST
+    button = page.get_by_role("button", name="Predict").evaluate(
+        "el => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]"
+    )
+    assert contrast(rgba(button[0]), over(rgba(button[1]), background)) >= BODY_TEXT_CONTRAST
     predict_with_explanation(page)
     words = page.get_by_test_id("explanation").locator("span")
     styles = words.evaluate_all(

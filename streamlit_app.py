@@ -15,6 +15,17 @@ from ui.models_tab import models_ui
 from ui.predict_tab import predict_ui
 from ui.retrain_tab import retrain_ui
 
+# On a phone the header is compact: a smaller title, and the four figures two to a line in a
+# smaller type, so the Predict text box is on the first screen. `st-key-<key>` is the class
+# Streamlit gives a keyed container.
+HEADER_CSS = """<style>
+@media (max-width: 640px) {
+  .st-key-header h1 { font-size: 2rem; padding-top: 0; }
+  .st-key-header_metrics { gap: 0.25rem 1.5rem; }
+  .st-key-header_metrics [data-testid="stMetricValue"] { font-size: 1.5rem; }
+}
+</style>"""
+
 
 def version_ui(registry, default: str) -> str:
     """The sidebar's version choice; it defaults to the active version when that is healthy.
@@ -39,25 +50,27 @@ def version_ui(registry, default: str) -> str:
 
 
 def header_ui(predictor) -> None:
-    """Title, description, and a summary of the model in use."""
-    st.title("Tweet sentiment")
-    st.caption(
-        "Classify tweets as negative, neutral or positive with a Keras model, score files "
-        "in bulk, explore the data, compare model versions and retrain."
-    )
+    """Title, description, and a summary of the model in use: four figures side by side, each
+    as wide as it needs (the model's name is never cut), that wrap on a narrow screen."""
     meta = predictor.metadata
     metrics, data = meta.get("metrics", {}), meta.get("data", {})
-    columns = st.columns(4)
-    columns[0].metric(
-        "Model", meta.get("architecture", "?"), meta["version"], "off", delta_arrow="off"
-    )
-    columns[1].metric("Test accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
-    columns[2].metric("Test macro-F1", f"{metrics.get('macro_f1', float('nan')):.3f}")
-    columns[3].metric("Training rows", f"{data.get('rows_used', 0):,}")
-    st.caption(
-        f"Trained on {escape_markdown(data.get('name', '?'))} "
-        f"(SHA-256 {data.get('sha256', '?')[:12]}…) on {meta.get('created', '?')[:10]}."
-    )
+    st.html(HEADER_CSS)
+    with st.container(key="header"):
+        st.title("Tweet sentiment")
+        st.caption(
+            "Classify tweets as negative, neutral or positive with a Keras model, score files "
+            "in bulk, explore the data, compare model versions and retrain."
+        )
+        with st.container(horizontal=True, gap="large", key="header_metrics"):
+            architecture, version = meta.get("architecture", "?"), meta["version"]
+            st.metric("Model", architecture, version, "off", delta_arrow="off", width="content")
+            for label, name in (("Test accuracy", "accuracy"), ("Test macro-F1", "macro_f1")):
+                st.metric(label, f"{metrics.get(name, float('nan')):.3f}", width="content")
+            st.metric("Training rows", f"{data.get('rows_used', 0):,}", width="content")
+        st.caption(
+            f"Trained on {escape_markdown(data.get('name', '?'))} "
+            f"(SHA-256 {data.get('sha256', '?')[:12]}…) on {meta.get('created', '?')[:10]}."
+        )
 
 
 def main() -> None:

@@ -98,7 +98,7 @@ def test_the_transformer_default_explains_on_request(monkeypatch, app_models_dir
     switch = at.toggle(key="explain_words_on_request")
     assert switch.value is False  # the shipped pair: off at first
     assert metric(at, "Predicted label").value == "positive"
-    assert not at.get("html")
+    assert not [h for h in at.get("html") if 'data-testid="explanation"' in h.proto.body]
     assert any("Explain the words" in c.value for c in at.caption)
     switch.set_value(True)
     at = at.button(key="FormSubmitter:predict_form-Predict").click().run()

@@ -237,7 +237,7 @@ def tab(at: AppTest, label: str):
     return next(t for t in at.tabs if t.label == label)
 
 
-def test_the_data_tab_shows_label_issues_and_saves_a_corrected_copy(
+def test_the_data_tab_shows_label_issues_and_saves_a_corrected_copy_listed_at_once(
     flipped, monkeypatch, app_models_dir, fresh_caches
 ):
     path, rows, truth = flipped
@@ -271,8 +271,10 @@ def test_the_data_tab_shows_label_issues_and_saves_a_corrected_copy(
     copies = list(config.corrected_data_dir().glob("upload.corrected-*.csv"))
     assert len(copies) == 1
     assert len(pd.read_csv(copies[0])) == len(pd.read_csv(io.BytesIO(upload))) - 1
-    choices = at.radio(key="retrain_source").options
-    assert any(choice.endswith(copies[0].name) for choice in choices)
+    for key in ("data_source", "retrain_source"):  # the Data tab's own list too, at once
+        choices = at.radio(key=key).options
+        assert any(choice.endswith(copies[0].name) for choice in choices), key
+    assert at.radio(key="data_source").value == UPLOAD  # the person's choice stays
 
 
 def few_texts_per_class() -> bytes:

@@ -25,6 +25,7 @@ from pipeline.sweep.results import (
     COMPLETE,
     PRUNED,
     best_trial,
+    describe_best,
     list_sweeps,
     read_record,
     record_path,
@@ -145,6 +146,39 @@ def test_the_cli_prints_progress_the_table_and_promotes_the_best(cli_sweep):
     assert best == best_trial(sweep_table(cli_sweep.registry, cli_sweep.sweep))["version"]
     assert cli_sweep.registry.active_version() == best
     assert f"{best} is now active" in cli_sweep.err
+
+
+def trials(*rows: tuple) -> pd.DataFrame:
+    """A results table as sweep_table gives it: (trial, state, validation score, test accuracy,
+    test macro-F1) per trial, best validation score first."""
+    columns = ["trial", "state", "validation score", "test accuracy", "test macro-F1"]
+    table = pd.DataFrame(rows, columns=columns).assign(version=lambda t: [f"v{n}" for n in t.trial])
+    return table.sort_values("validation score", ascending=False, na_position="last")
+
+
+def test_the_best_is_shown_beside_the_defaults_and_flagged_when_not_best_on_test():
+    # Trial 2 is the best on validation; trial 0, the defaults, is better on test.
+    lines = describe_best(trials((0, COMPLETE, 0.70, 0.73, 0.72), (1, COMPLETE, 0.61, 0.55, 0.54),
+                                 (2, COMPLETE, 0.74, 0.70, 0.69)))  # fmt: skip
+    assert lines[0] == ("Best: trial 2, version v2, validation score 0.740 (test accuracy 0.700, "
+                        "macro-F1 0.690).")  # fmt: skip
+    assert lines[1] == ("Trial 0, the defaults: validation score 0.700 (test accuracy 0.730, "
+                        "macro-F1 0.720).")  # fmt: skip
+    assert lines[2].startswith(
+        "The best on validation is not the best on test: trial 0 (the defaults) scores higher "
+        "there (test accuracy 0.730, macro-F1 0.720)."
+    )
+    # The best on both: no warning.
+    lines = describe_best(trials((0, COMPLETE, 0.70, 0.68, 0.66), (1, COMPLETE, 0.75, 0.71, 0.70)))
+    assert len(lines) == 2 and lines[1].startswith("Trial 0, the defaults: validation score 0.700")
+    # Test scores are the mean of accuracy and macro-F1, as on validation: trial 1 wins on it.
+    lines = describe_best(trials((0, COMPLETE, 0.75, 0.72, 0.60), (1, COMPLETE, 0.70, 0.70, 0.66)))
+    assert lines[1] == "Trial 0 is the defaults: no searched values beat them on validation."
+    assert "trial 1 scores higher there" in lines[2]
+    # Trial 0 pruned (or its version deleted), and no trial completed at all.
+    lines = describe_best(trials((0, PRUNED, None, None, None), (1, COMPLETE, 0.7, 0.7, 0.7)))
+    assert lines[1].startswith("Trial 0 (the defaults) has no scores")
+    assert describe_best(trials((0, PRUNED, None, None, None))) == []
 
 
 def test_the_default_trial_is_clipped_into_a_narrowed_range():
@@ -296,6 +330,63 @@ def test_the_sweep_mode_runs_a_sweep_shows_its_table_and_chart_and_promotes_the_
     at.button(key="sweep_promote").click().run()
     assert not at.exception
     assert registry.active_version() == best["version"]
+
+
+def test_the_results_show_trial_0_beside_the_best_and_give_each_state_room(
+    cli_sweep, monkeypatch, fresh_caches
+):
+    monkeypatch.setenv(config.MODELS_DIR_ENV, str(cli_sweep.registry.root))
+    at = open_sweep_mode({})
+    assert not at.exception
+    versions = sweep_versions(cli_sweep.registry, cli_sweep.sweep)
+    on_validation = {n: (m["validation_metrics"]["accuracy"] + m["validation_metrics"]["macro_f1"])
+                     / 2 for n, m in versions.items()}  # fmt: skip
+    on_test = {n: (m["metrics"]["accuracy"] + m["metrics"]["macro_f1"]) / 2
+               for n, m in versions.items()}  # fmt: skip
+    best = max(on_validation, key=on_validation.get)
+    caption = next(c.value for c in at.caption if c.value.startswith("Best: trial"))
+    defaults = versions[0]["metrics"]
+    if best == 0:
+        assert "Trial 0 is the defaults: no searched values beat them" in caption
+    else:
+        assert (
+            f"Trial 0, the defaults: validation score {on_validation[0]:.3f} (test accuracy "
+            f"{defaults['accuracy']:.3f}, macro-F1 {defaults['macro_f1']:.3f})"
+        ) in caption
+    warned = [w.value for w in at.warning if "is not the best on test" in w.value]
+    assert bool(warned) == (max(on_test, key=on_test.get) != best)
+    table = next(d for d in at.dataframe if "validation score" in d.value.columns)
+    widths = {name: column.get("width") for name, column in json.loads(table.proto.columns).items()}
+    assert widths["state"] >= 80 and widths["version"] >= 150  # "cancelled", a version id
+
+
+def test_a_sweep_of_one_trial_says_trial_not_trials(app_models):
+    at = open_sweep_mode({})
+    at.number_input(key="sweep_trials").set_value(1)
+    at.multiselect(key="sweep_fasttext_search").set_value(["epochs"])
+    at.number_input(key="sweep_fasttext_epochs_low").set_value(1)
+    at.number_input(key="sweep_fasttext_epochs_high").set_value(1)
+    at = at.button(key="FormSubmitter:sweep_form-Start sweep").click().run()
+    assert not at.exception and not at.error
+    job = get_runner().current
+    assert job.description == "a sweep of 1 fasttext trial on sample.csv"
+    live = [c.value.replace("\\", "") for c in at.caption if c.value.startswith("a sweep of")]
+    assert live and live[0].startswith("a sweep of 1 fasttext trial on sample.csv · 0 trials done")
+    assert job.wait(timeout=300)["status"] == "succeeded"
+
+
+def test_the_slot_of_a_one_trial_sweep_says_trial(sample_data, tmp_path):
+    from pipeline.jobs import TRAINING_INFO_FILE
+
+    registry, held = Registry(tmp_path), []
+
+    def report(event):  # what another training would be told while this one runs
+        if event["event"] == "preparing":
+            info = (registry.work_dir / TRAINING_INFO_FILE).read_text(encoding="utf-8")
+            held.append(json.loads(info)["description"])
+
+    summary = run_sweep(sample_data, plan_of(1, epochs=1), registry, report)
+    assert held == [f"{summary['sweep']}: 1 fasttext trial on sample.csv"]
 
 
 def test_the_sweep_mode_refuses_a_bad_range_before_starting(app_models):

@@ -14,36 +14,58 @@ from pipeline.analysis.compare import (
 )
 from pipeline.registry import Registry
 from ui.analysis_view import cached_predictions
+from ui.charts import LEGEND_GREY, series_color
 from ui.common import escape_markdown
 
 
-def curves_chart(curves: pd.DataFrame) -> alt.Chart:
-    """Every chosen version's per-epoch loss and accuracy, train solid, validation dashed."""
-    return (
-        alt.Chart(curves)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("value:Q", title=None),
-            color=alt.Color("version:N"),
-            strokeDash=alt.StrokeDash("part:N", sort=["train", "validation"]),
-            tooltip=["version", "metric", "part", "epoch", alt.Tooltip("value:Q", format=".4f")],
+def curves_chart(curves: pd.DataFrame, versions: list[str]) -> alt.Chart:
+    """Every chosen version's per-epoch loss and accuracy, train solid, validation dashed.
+
+    Args:
+        curves: learning_curves_frame of the versions.
+        versions: the chosen versions, which give out the colours (as class_chart does).
+    """
+    base = alt.Chart(curves).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("value:Q", title=None),
+        color=series_color(versions, "version", symbolType="stroke", symbolStrokeWidth=3),
+        tooltip=["version", "metric", "part", "epoch", alt.Tooltip("value:Q", format=".4f")],
+    )
+    # The legend of parts draws a line of each dash pattern in a grey that shows on a light
+    # and a dark page. The points are a layer of their own: points on the dashed lines would
+    # make that legend two equal dots.
+    lines = base.mark_line().encode(
+        strokeDash=alt.StrokeDash(
+            "part:N",
+            sort=["train", "validation"],
+            legend=alt.Legend(
+                symbolType="stroke", symbolStrokeColor=LEGEND_GREY, symbolStrokeWidth=2
+            ),
         )
+    )
+    points = base.mark_point(filled=True, size=30)
+    return (
+        alt.layer(lines, points)
         .properties(width=320, height=220)
         .facet(column=alt.Column("metric:N", title=None))
         .resolve_scale(y="independent")
     )
 
 
-def class_chart(figures: pd.DataFrame) -> alt.Chart:
-    """Each version's test precision, recall and F1 per class, side by side."""
+def class_chart(figures: pd.DataFrame, versions: list[str]) -> alt.Chart:
+    """Each version's test precision, recall and F1 per class, side by side.
+
+    Args:
+        figures: class_metrics_frame of the versions.
+        versions: the chosen versions, which give out the colours (as curves_chart does).
+    """
     return (
         alt.Chart(figures)
         .mark_bar()
         .encode(
             x=alt.X("version:N", title=None, axis=alt.Axis(labels=False, ticks=False)),
             y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
-            color=alt.Color("version:N"),
+            color=series_color(versions, "version"),
             column=alt.Column("class:N", title=None),
             row=alt.Row("metric:N", title=None),
             tooltip=["version", "class", "metric", alt.Tooltip("value:Q", format=".3f")],
@@ -64,9 +86,9 @@ def overlay_ui(registry: Registry, versions: list[str], metadata: dict[str, dict
     if curves.empty:
         st.caption("None of these versions recorded per-epoch figures.")
     else:
-        st.altair_chart(curves_chart(curves), key="compare_curves")
-    st.altair_chart(class_chart(class_metrics_frame({v: metadata[v] for v in chosen})),
-                    key="compare_classes")  # fmt: skip
+        st.altair_chart(curves_chart(curves, chosen), key="compare_curves")
+    figures = class_metrics_frame({v: metadata[v] for v in chosen})
+    st.altair_chart(class_chart(figures, chosen), key="compare_classes")
     return chosen
 
 

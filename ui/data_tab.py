@@ -9,6 +9,7 @@ from pipeline.data import LabelledData, load_labelled_data
 from pipeline.errors import SentimentError
 from pipeline.explore import describe_dataset
 from pipeline.feedback import read_feedback
+from pipeline.words import count_of
 from ui.charts import count_chart, length_histogram
 from ui.common import show_error
 from ui.label_issues_view import label_checks_ui
@@ -78,7 +79,9 @@ def summary_ui(data: LabelledData, summary: dict) -> None:
     columns[2].metric("Duplicates", f"{summary['duplicate_share']:.1%}")
     columns[3].metric("Retweets", f"{summary['retweet_share']:.1%}")
     if data.rows_dropped:
-        st.caption(f"{data.rows_dropped:,} rows with an empty text or label were left out.")
+        verb = "was" if data.rows_dropped == 1 else "were"
+        left_out = count_of(data.rows_dropped, "row")
+        st.caption(f"{left_out} with an empty text or label {verb} left out.")
     left, right = st.columns(2)
     left.altair_chart(
         count_chart(summary["class_counts"], data.labels, "Class balance"), width="stretch"
@@ -98,7 +101,9 @@ def feedback_ui() -> None:
     if feedback.empty:
         st.caption("No feedback yet: mark a wrong prediction in the Predict tab.")
         return
-    st.caption(f"{len(feedback):,} corrected predictions; the Retrain tab can train on them.")
+    st.caption(
+        f"{count_of(len(feedback), 'corrected prediction')}; the Retrain tab can train on them."
+    )
     st.dataframe(feedback.iloc[::-1], width="stretch", hide_index=True)
 
 

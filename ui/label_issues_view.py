@@ -19,6 +19,7 @@ from pipeline.analysis.duplicates import (
 from pipeline.analysis.label_issues import ISSUE_COLUMNS, cached_label_issues
 from pipeline.data import LabelledData
 from pipeline.errors import SentimentError
+from pipeline.words import count_of
 from ui.common import escape_markdown, show_error
 from ui.guard import may_train
 
@@ -29,6 +30,8 @@ SHOWN_ISSUES = 200
 TOGGLE_KEY = "label_checks"
 START_KEY = "label_issues_start"
 SAVE_KEY = "label_issues_save"
+# What the last save wrote, shown once after the rerun that lists the new copy.
+SAVED_KEY = "label_issues_saved"
 
 
 @st.cache_data(show_spinner="Looking for likely label errors...", max_entries=4)
@@ -98,8 +101,9 @@ def issues_ui(data: LabelledData, chosen: tuple, issues: pd.DataFrame) -> None:
         st.success("No likely label errors found.")
         return
     st.caption(
-        f"{len(issues):,} of {len(data.frame):,} rows ({len(issues) / len(data.frame):.1%}) "
-        "have a label that out-of-fold predictions of a word + character TF-IDF logistic "
+        f"{len(issues):,} of {count_of(len(data.frame), 'row')} "
+        f"({len(issues) / len(data.frame):.1%}) {'has' if len(issues) == 1 else 'have'} a label "
+        "that out-of-fold predictions of a word + character TF-IDF logistic "
         "regression confidently contradict (confident learning, cleanlab). Worst first"
         + (f", the worst {SHOWN_ISSUES} shown" if len(issues) > SHOWN_ISSUES else "")
         + ". `row` is the row's position in the data, 0 the first row after the header."
@@ -137,9 +141,12 @@ def save_ui(chosen: tuple, marks: dict) -> None:
     allowed = may_train()
     if not allowed:
         st.caption("Saving writes on the server, so it needs the admin password (sidebar).")
-    if not st.button(
+    clicked = st.button(
         "Save a corrected copy", key=SAVE_KEY, disabled=not allowed or not marks, type="primary"
-    ):
+    )
+    if saved := st.session_state.pop(SAVED_KEY, None):
+        st.success(escape_markdown(saved))
+    if not clicked:
         return
     source, text_column, label_column, name = chosen
     try:
@@ -147,13 +154,12 @@ def save_ui(chosen: tuple, marks: dict) -> None:
     except SentimentError as exc:
         show_error(exc)
         return
-    st.success(
-        escape_markdown(
-            f"Saved {display_path(copy.path)}: {copy.relabelled} relabelled, {copy.dropped} "
-            f"dropped, {copy.rows:,} rows; the changes are listed in {copy.record.name}. "
-            "To train on it, choose it as the data set in the Retrain tab."
-        )
+    st.session_state[SAVED_KEY] = (
+        f"Saved {display_path(copy.path)}: {copy.relabelled} relabelled, {copy.dropped} "
+        f"dropped, {count_of(copy.rows, 'row')}; the changes are listed in {copy.record.name}. "
+        "It is listed as a data set above and in the Retrain tab, to look at or train on."
     )
+    st.rerun()  # the data set choices above were drawn before the copy existed
 
 
 def duplicates_ui(groups: pd.DataFrame) -> None:
@@ -164,10 +170,10 @@ def duplicates_ui(groups: pd.DataFrame) -> None:
         return
     counts = summarize_duplicates(groups)
     st.caption(
-        f"{counts['groups']:,} groups: {counts['same_text_groups']:,} of one text (equal once "
-        f"case, a leading retweet mark and links are set aside), {counts['near_groups']:,} of "
-        "near duplicates (character n-gram cosine similarity at least "
-        f"{config.NEAR_DUPLICATE_SIMILARITY}); {counts['texts']:,} distinct texts in "
-        f"{counts['rows']:,} rows. Positions are rows as in the table above."
+        f"{count_of(counts['groups'], 'group')}: {counts['same_text_groups']:,} of one text "
+        "(equal once case, a leading retweet mark and links are set aside), "
+        f"{counts['near_groups']:,} of near duplicates (character n-gram cosine similarity at "
+        f"least {config.NEAR_DUPLICATE_SIMILARITY}); {count_of(counts['texts'], 'distinct text')} "
+        f"in {count_of(counts['rows'], 'row')}. Positions are rows as in the table above."
     )
     st.dataframe(describe_groups(groups), hide_index=True, width="stretch")

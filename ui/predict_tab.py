@@ -81,9 +81,10 @@ def explanation_html(explanation: dict, labels: list[str]) -> str:
         alpha = word["weight"] / strongest
         color = colors.get(word["toward"], "#ffffff")
         title = f"toward {word['toward']}: +{word['weight']:.1%}" if word["toward"] else ""
+        # At most 150/255: the theme's text keeps 4.5:1 on each class's tint, light or dark.
         spans.append(
             f'<span title="{html.escape(title)}" style="background-color: {color}'
-            f"{int(alpha * 200):02x}; padding: 1px 3px; border-radius: 3px; "
+            f"{int(alpha * 150):02x}; padding: 1px 3px; border-radius: 3px; "
             f'line-height: 1.9">{html.escape(word["word"])}</span>'
         )
     legend = " ".join(

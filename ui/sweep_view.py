@@ -17,6 +17,7 @@ from pipeline.sweep.results import (
     COMPLETE,
     SCORE_COLUMNS,
     best_trial,
+    describe_best,
     list_sweeps,
     new_sweep_id,
     read_record,
@@ -31,6 +32,7 @@ from pipeline.sweep.space import (
     full_range,
     searchable,
 )
+from pipeline.words import count_of
 from ui.common import escape_markdown, show_error
 from ui.data_tab import load_data
 from ui.guard import is_admin, may_train
@@ -38,6 +40,13 @@ from ui.models_tab import registry_action
 from ui.retrain_tab import CAPS, POLL_SECONDS, curves_chart, get_runner, live_job_ui
 
 DEFAULT_BUDGET_MINUTES = 10
+# The results table's columns. A table first drawn while the sweep has no trial yet sizes its
+# columns to the headers alone, so the state and version columns get their room here.
+TABLE_COLUMNS = {
+    **{column: st.column_config.NumberColumn(format="%.3f") for column in SCORE_COLUMNS},
+    "state": st.column_config.TextColumn(width=90),
+    "version": st.column_config.TextColumn(width=170),
+}
 MAX_BUDGET_MINUTES = 600
 
 
@@ -116,7 +125,7 @@ def start_sweep(registry: Registry, architecture: str, chosen: tuple, choices: d
     def target(report, stop_event):
         return run_sweep(data, plan, registry, report, stop_event, sweep_id)
 
-    description = f"a sweep of {plan.trials} {architecture} trials on {data.source}"
+    description = f"a sweep of {count_of(plan.trials, f'{architecture} trial')} on {data.source}"
     job = get_runner().start(target, description)
     sweep_jobs()[job.id] = sweep_id
     st.session_state["sweep_pick"] = sweep_id  # show the new sweep's results below
@@ -154,7 +163,7 @@ def live_sweep_ui(registry: Registry) -> None:
     st.progress(share, text=text)
     budget = f" of a {record['timeout'] / 60:.0f} min budget" if record.get("timeout") else ""
     done = len(record.get("trials", []))
-    st.caption(f"{escape_markdown(state['description'])} · {done} trials done · "
+    st.caption(f"{escape_markdown(state['description'])} · {count_of(done, 'trial')} done · "
                f"{state['elapsed']:.0f} s elapsed{budget}")  # fmt: skip
     if record.get("current"):
         values = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
@@ -177,7 +186,7 @@ def sweep_chart(table: pd.DataFrame, names: list[str]) -> alt.ConcatChart:
     for name in names:
         widest = full_range(name)
         if widest.choices is not None:
-            x = alt.X(f"{name}:N", title=name)
+            x = alt.X(f"{name}:N", title=name, axis=alt.Axis(labelAngle=0))
         else:
             scale = alt.Scale(type="log" if widest.log else "linear", zero=False)
             x = alt.X(f"{name}:Q", title=name, scale=scale)
@@ -203,11 +212,10 @@ def promote_best_ui(registry: Registry, table: pd.DataFrame) -> None:
         return
     version = best["version"]
     is_active = registry.active_version() == version
-    st.caption(
-        f"Best: trial {best['trial']}, version {version}, validation score "
-        f"{best['validation score']:.3f} (test accuracy {best['test accuracy']:.3f}, "
-        f"macro-F1 {best['test macro-F1']:.3f}){' · active' if is_active else ''}."
-    )
+    best_line, defaults_line, *on_test = describe_best(table)
+    st.caption(f"{best_line}{' Active.' if is_active else ''} {defaults_line}")
+    for line in on_test:
+        st.warning(line)
     if st.button("Promote the best", key="sweep_promote", disabled=is_active or not is_admin()):
         registry_action(registry.promote, version, f"Version {version} is now active.")
 
@@ -228,8 +236,7 @@ def results_ui(registry: Registry) -> None:
         st.caption(escape_markdown(f"{record['architecture']} on {record['data']}, started "
                                    f"{record['started']}{ended}."))  # fmt: skip
     table = sweep_table(registry, sweep_id)
-    scores = {column: st.column_config.NumberColumn(format="%.3f") for column in SCORE_COLUMNS}
-    st.dataframe(table, hide_index=True, width="stretch", column_config=scores)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
     st.caption(
         "Validation score: the mean of validation accuracy and macro-F1. A pruned trial shows "
         "the best validation accuracy it reached before the pruner stopped it; it saved no "

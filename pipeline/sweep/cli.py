@@ -80,7 +80,13 @@ def sweep_command(args) -> int:
     import optuna
 
     from pipeline.data import load_labelled_data
-    from pipeline.sweep.results import best_trial, format_table, new_sweep_id, sweep_table
+    from pipeline.sweep.results import (
+        best_trial,
+        describe_best,
+        format_table,
+        new_sweep_id,
+        sweep_table,
+    )
     from pipeline.sweep.run import run_sweep
     from pipeline.sweep.space import SweepPlan, build_space
 
@@ -110,6 +116,8 @@ def sweep_command(args) -> int:
         return 0
     print(f"best: trial {best['trial']}, version {best['version']}, validation score "
           f"{best['validation score']:.4f}", file=sys.stderr)  # fmt: skip
+    for line in describe_best(table)[1:]:  # trial 0 beside it, and the best on test
+        print(line, file=sys.stderr)
     if args.promote_best:
         registry.promote(best["version"])
         print(f"{best['version']} is now active in {registry.root}", file=sys.stderr)

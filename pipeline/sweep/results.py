@@ -211,6 +211,74 @@ def best_trial(table: pd.DataFrame) -> dict | None:
     return None if complete.empty else complete.iloc[0].to_dict()
 
 
+def score_on_test(row: dict | pd.Series) -> float:
+    """A trial's score on the test part, by the validation score's rule: the mean of its
+    test accuracy and macro-F1."""
+    return (row["test accuracy"] + row["test macro-F1"]) / 2
+
+
+def best_against_defaults(table: pd.DataFrame) -> dict | None:
+    """The best trial on validation, beside trial 0 (the defaults) and the best on test.
+
+    Args:
+        table: sweep_table's result (best validation score first).
+
+    Returns:
+        None when no trial completed; else {"best": the best trial on validation,
+        "defaults": trial 0 or None (it did not complete, or its version was deleted),
+        "best_on_test": the trial with the best test score (the best itself on a tie)}, each
+        a row of the table as a dict.
+    """
+    complete = table[table["state"] == COMPLETE]
+    if complete.empty:
+        return None
+    defaults = complete[complete["trial"] == 0]
+    scores = complete.apply(score_on_test, axis=1)
+    return {
+        "best": complete.iloc[0].to_dict(),
+        "defaults": None if defaults.empty else defaults.iloc[0].to_dict(),
+        "best_on_test": complete.loc[scores.idxmax()].to_dict(),  # the first of equals
+    }
+
+
+def describe_best(table: pd.DataFrame) -> list[str]:
+    """Sentences on the best trial: its scores, trial 0's beside them, and whether the best on
+    validation is also the best on test.
+
+    Args:
+        table: sweep_table's result.
+
+    Returns:
+        Up to three sentences; none when no trial completed.
+    """
+    found = best_against_defaults(table)
+    if found is None:
+        return []
+    best, defaults, on_test = found["best"], found["defaults"], found["best_on_test"]
+    lines = [f"Best: trial {best['trial']}, version {best['version']}, {_scores(best)}."]
+    if defaults is None:
+        lines.append("Trial 0 (the defaults) has no scores: it did not complete, or its "
+                     "version was deleted.")  # fmt: skip
+    elif defaults["trial"] == best["trial"]:
+        lines.append("Trial 0 is the defaults: no searched values beat them on validation.")
+    else:
+        lines.append(f"Trial 0, the defaults: {_scores(defaults)}.")
+    if on_test["trial"] != best["trial"]:
+        which = f"trial {on_test['trial']}" + (" (the defaults)" if on_test["trial"] == 0 else "")
+        lines.append(
+            f"The best on validation is not the best on test: {which} scores higher there "
+            f"(test accuracy {on_test['test accuracy']:.3f}, macro-F1 "
+            f"{on_test['test macro-F1']:.3f}). The sweep chooses on validation only, which "
+            "keeps the test figures an honest estimate."
+        )
+    return lines
+
+
+def _scores(row: dict) -> str:
+    return (f"validation score {row['validation score']:.3f} (test accuracy "
+            f"{row['test accuracy']:.3f}, macro-F1 {row['test macro-F1']:.3f})")  # fmt: skip
+
+
 def format_table(table: pd.DataFrame) -> str:
     """The table as aligned text for a terminal."""
     return table.drop(columns=["note"]).to_string(index=False, na_rep="", float_format=_figure)

@@ -5,14 +5,14 @@ from streamlit.testing.v1 import AppTest
 
 from pipeline import config
 from pipeline.feedback import record_feedback
-from pipeline.words import count_of
+from pipeline.wording import plural
 from ui.data_tab import UPLOAD
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 
 
 @pytest.mark.parametrize(
-    ("count", "noun", "plural", "expected"),
+    ("count", "noun", "plural_noun", "expected"),
     [
         (1, "trial", None, "1 trial"),
         (0, "trial", None, "0 trials"),
@@ -22,8 +22,8 @@ APP = str(config.PROJECT_ROOT / "streamlit_app.py")
         (3, "copy", "copies", "3 copies"),
     ],
 )
-def test_a_count_takes_the_singular_only_for_one(count, noun, plural, expected):
-    assert count_of(count, noun, plural) == expected
+def test_a_count_takes_the_singular_only_for_one(count, noun, plural_noun, expected):
+    assert plural(count, noun, plural_noun) == expected
 
 
 # --- the Data tab, run for real ---------------------------------------------------------

@@ -9,7 +9,7 @@ from pipeline.data import LabelledData, load_labelled_data
 from pipeline.errors import SentimentError
 from pipeline.explore import describe_dataset
 from pipeline.feedback import read_feedback
-from pipeline.words import count_of
+from pipeline.wording import plural
 from ui.charts import count_chart, length_histogram
 from ui.common import show_error
 from ui.label_issues_view import label_checks_ui
@@ -80,7 +80,7 @@ def summary_ui(data: LabelledData, summary: dict) -> None:
     columns[3].metric("Retweets", f"{summary['retweet_share']:.1%}")
     if data.rows_dropped:
         verb = "was" if data.rows_dropped == 1 else "were"
-        left_out = count_of(data.rows_dropped, "row")
+        left_out = plural(data.rows_dropped, "row")
         st.caption(f"{left_out} with an empty text or label {verb} left out.")
     left, right = st.columns(2)
     left.altair_chart(
@@ -102,7 +102,7 @@ def feedback_ui() -> None:
         st.caption("No feedback yet: mark a wrong prediction in the Predict tab.")
         return
     st.caption(
-        f"{count_of(len(feedback), 'corrected prediction')}; the Retrain tab can train on them."
+        f"{plural(len(feedback), 'corrected prediction')}; the Retrain tab can train on them."
     )
     st.dataframe(feedback.iloc[::-1], width="stretch", hide_index=True)
 

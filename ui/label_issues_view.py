@@ -19,7 +19,7 @@ from pipeline.analysis.duplicates import (
 from pipeline.analysis.label_issues import ISSUE_COLUMNS, cached_label_issues
 from pipeline.data import LabelledData
 from pipeline.errors import SentimentError
-from pipeline.words import count_of
+from pipeline.wording import plural
 from ui.common import escape_markdown, show_error
 from ui.guard import may_train
 
@@ -101,7 +101,7 @@ def issues_ui(data: LabelledData, chosen: tuple, issues: pd.DataFrame) -> None:
         st.success("No likely label errors found.")
         return
     st.caption(
-        f"{len(issues):,} of {count_of(len(data.frame), 'row')} "
+        f"{len(issues):,} of {plural(len(data.frame), 'row')} "
         f"({len(issues) / len(data.frame):.1%}) {'has' if len(issues) == 1 else 'have'} a label "
         "that out-of-fold predictions of a word + character TF-IDF logistic "
         "regression confidently contradict (confident learning, cleanlab). Worst first"
@@ -156,7 +156,7 @@ def save_ui(chosen: tuple, marks: dict) -> None:
         return
     st.session_state[SAVED_KEY] = (
         f"Saved {display_path(copy.path)}: {copy.relabelled} relabelled, {copy.dropped} "
-        f"dropped, {count_of(copy.rows, 'row')}; the changes are listed in {copy.record.name}. "
+        f"dropped, {plural(copy.rows, 'row')}; the changes are listed in {copy.record.name}. "
         "It is listed as a data set above and in the Retrain tab, to look at or train on."
     )
     st.rerun()  # the data set choices above were drawn before the copy existed
@@ -170,10 +170,10 @@ def duplicates_ui(groups: pd.DataFrame) -> None:
         return
     counts = summarize_duplicates(groups)
     st.caption(
-        f"{count_of(counts['groups'], 'group')}: {counts['same_text_groups']:,} of one text "
+        f"{plural(counts['groups'], 'group')}: {counts['same_text_groups']:,} of one text "
         "(equal once case, a leading retweet mark and links are set aside), "
         f"{counts['near_groups']:,} of near duplicates (character n-gram cosine similarity at "
-        f"least {config.NEAR_DUPLICATE_SIMILARITY}); {count_of(counts['texts'], 'distinct text')} "
-        f"in {count_of(counts['rows'], 'row')}. Positions are rows as in the table above."
+        f"least {config.NEAR_DUPLICATE_SIMILARITY}); {plural(counts['texts'], 'distinct text')} "
+        f"in {plural(counts['rows'], 'row')}. Positions are rows as in the table above."
     )
     st.dataframe(describe_groups(groups), hide_index=True, width="stretch")

@@ -32,7 +32,7 @@ from pipeline.sweep.space import (
     full_range,
     searchable,
 )
-from pipeline.words import count_of
+from pipeline.wording import plural
 from ui.common import escape_markdown, show_error
 from ui.data_tab import load_data
 from ui.guard import is_admin, may_train
@@ -125,7 +125,7 @@ def start_sweep(registry: Registry, architecture: str, chosen: tuple, choices: d
     def target(report, stop_event):
         return run_sweep(data, plan, registry, report, stop_event, sweep_id)
 
-    description = f"a sweep of {count_of(plan.trials, f'{architecture} trial')} on {data.source}"
+    description = f"a sweep of {plural(plan.trials, f'{architecture} trial')} on {data.source}"
     job = get_runner().start(target, description)
     sweep_jobs()[job.id] = sweep_id
     st.session_state["sweep_pick"] = sweep_id  # show the new sweep's results below
@@ -163,7 +163,7 @@ def live_sweep_ui(registry: Registry) -> None:
     st.progress(share, text=text)
     budget = f" of a {record['timeout'] / 60:.0f} min budget" if record.get("timeout") else ""
     done = len(record.get("trials", []))
-    st.caption(f"{escape_markdown(state['description'])} · {count_of(done, 'trial')} done · "
+    st.caption(f"{escape_markdown(state['description'])} · {plural(done, 'trial')} done · "
                f"{state['elapsed']:.0f} s elapsed{budget}")  # fmt: skip
     if record.get("current"):
         values = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

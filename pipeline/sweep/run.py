@@ -18,7 +18,7 @@ from pipeline.registry import Registry
 from pipeline.sweep.objective import Objective
 from pipeline.sweep.results import SweepRecord, best_trial, new_sweep_id, sweep_table
 from pipeline.sweep.space import SweepPlan, default_trial
-from pipeline.words import count_of
+from pipeline.wording import plural
 
 # The median pruner stops a trial whose best validation accuracy so far is below the median
 # of the completed trials' at the same epoch. It waits for a few completed trials, and
@@ -77,7 +77,7 @@ def run_sweep(
     sweep_id = sweep_id or new_sweep_id()
     seed = plan.base_params()["seed"]
     started = time.perf_counter()
-    trials = count_of(plan.trials, f"{plan.architecture} trial")
+    trials = plural(plan.trials, f"{plan.architecture} trial")
     description = f"{sweep_id}: {trials} on {data.source}"
     with training_slot(registry, description):
         record = SweepRecord(registry, plan.describe(sweep_id, data))

@@ -143,6 +143,10 @@ def test_batch_scores_an_uploaded_csv(monkeypatch, app_models_dir):
 def test_batch_scores_pasted_lines(monkeypatch, app_models_dir):
     at = run_app(monkeypatch, app_models_dir)
     at.text_area(key="batch_paste").input("WORST SHOW EVER\n\nLoved it, great job!").run()
+    assert "2 rows ready." in [c.value for c in at.caption]
+    at.text_area(key="batch_paste").input("WORST SHOW EVER").run()
+    assert "1 row ready." in [c.value for c in at.caption]
+    at.text_area(key="batch_paste").input("WORST SHOW EVER\n\nLoved it, great job!").run()
     at.button(key="batch_score").click().run()
     assert at.dataframe[0].value["predicted_label"].tolist() == ["negative", "positive"]
 

@@ -118,3 +118,17 @@ def test_the_train_and_validation_legend_shows_a_solid_and_a_dashed_line():
     assert isinstance(line["mark"], str) or not line["mark"].get("point")
     (points,) = layers(spec, "point")
     assert "strokeDash" not in points["encoding"]
+
+
+def test_the_retrain_curves_draw_each_part_in_its_own_hue():
+    from ui.retrain_tab import curves_chart as live_curves
+
+    history = [
+        {"epoch": e, "loss": 1 / e, "val_loss": 1.1 / e, "accuracy": 0.5, "val_accuracy": 0.5}
+        for e in (1, 2)
+    ] + [{"epoch": 1, "loss": 0.4, "accuracy": 0.8, "refit": True}]
+    scale = live_curves(history).to_dict()["spec"]["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["train", "validation", "refit: train + validation"]
+    hues = [hue(color) for color in scale["range"]]
+    gaps = [min(abs(a - b), 360 - abs(a - b)) for i, a in enumerate(hues) for b in hues[i + 1 :]]
+    assert min(gaps) >= 60  # not two blues

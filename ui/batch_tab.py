@@ -7,6 +7,7 @@ from pipeline import config
 from pipeline.csvfile import check_text_column, guess_text_column, read_csv
 from pipeline.errors import DataError, SentimentError
 from pipeline.predict import Predictor, score_frame, to_csv_bytes
+from pipeline.wording import plural
 from ui.charts import count_chart
 from ui.common import escape_markdown, show_error
 
@@ -87,7 +88,7 @@ def batch_ui(predictor: Predictor) -> None:
     if frame is None:
         st.info("Upload a CSV or paste some lines to score them all at once.")
         return
-    st.caption(f"{len(frame):,} rows ready.")
+    st.caption(f"{plural(len(frame), 'row')} ready.")
     # A result is shown only for the input and model that produced it.
     signature = (predictor.version, column, int(pd.util.hash_pandas_object(frame).sum()))
     if st.button("Score", type="primary", key="batch_score"):

@@ -24,6 +24,7 @@ from pipeline.params import (
     resolve_params,
 )
 from pipeline.registry import Registry
+from ui.charts import series_color
 from ui.common import escape_markdown, get_predictor, show_error
 from ui.data_tab import choose_data_ui, load_data
 from ui.guard import is_admin, may_train
@@ -142,7 +143,7 @@ def curves_chart(history: list[dict]) -> alt.Chart:
     base = alt.Chart(pd.DataFrame(rows)).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", scale=alt.Scale(zero=False), title=None),
-        color=alt.Color("part:N", title=None),
+        color=series_color(list(dict.fromkeys(row["part"] for row in rows)), "part", title=None),
     )
     lines = base.mark_line(point=True).properties(width=300, height=200)
     return lines.facet(column=alt.Column("metric:N", title=None)).resolve_scale(y="independent")

@@ -242,8 +242,15 @@ def streamlit_url(browser_models_dir):
 
 
 @pytest.fixture
-def page(browser, streamlit_url):
-    """A fresh browser page on the running app."""
+def page(browser, streamlit_url, browser_models_dir):
+    """A fresh browser page on the running app, serving the shipped default: a version that
+    an earlier test promoted is demoted first, so no browser test depends on another's."""
+    from pipeline.registry import Registry
+
+    shipped = Registry(config.DEFAULT_MODELS_DIR).active_version()
+    registry = Registry(browser_models_dir)
+    if registry.active_version() != shipped:
+        registry.promote(shipped)
     context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(60_000)

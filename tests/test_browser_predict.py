@@ -1,6 +1,7 @@
 """The Predict tab in a real browser: a long paste is kept, classified and its cut said."""
 
 import pytest
+from playwright.sync_api import expect
 
 from pipeline import config
 
@@ -31,7 +32,7 @@ def test_a_shared_link_opens_on_its_prediction(page, streamlit_url):
     page.goto(f"{streamlit_url}/?text=WORST+SHOW+EVER")
     result = page.get_by_test_id("stMetric").filter(has_text="Predicted label")
     result.get_by_text("negative", exact=True).wait_for()
-    assert page.get_by_label("Text to classify").input_value() == "WORST SHOW EVER"
+    expect(page.get_by_label("Text to classify")).to_have_value("WORST SHOW EVER")
     page.get_by_label("Text to classify").fill("Great answers tonight, so proud!")
     page.get_by_role("button", name="Predict").click()
     result.get_by_text("positive", exact=True).wait_for()

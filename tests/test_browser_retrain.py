@@ -21,13 +21,10 @@ DURATION = re.compile(r"\b\d+(?:\.\d+)? ?(?:s|min)\b")
 
 @pytest.fixture
 def shipped_active(browser_models_dir):
-    """The browser's models folder with the shipped minilm+fasttext active, as it starts out
-    (another test of the session may have promoted its retrain); restored afterwards."""
+    """The browser's models folder; the `page` fixture made the shipped default active."""
     registry = Registry(browser_models_dir)
-    before = registry.active_version()
-    registry.promote(shipped_version("minilm+fasttext"))
-    yield registry
-    registry.promote(before)
+    assert registry.active_version() == shipped_version("minilm+fasttext")
+    return registry
 
 
 def test_a_fasttext_retrain_is_compared_on_its_own_test_part_and_timed_once(page, shipped_active):

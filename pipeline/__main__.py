@@ -188,8 +188,8 @@ def errors_command(args) -> int:
     from pipeline.analysis.confusion import worst_errors
     from pipeline.analysis.predictions import compute_predictions, load_predictions
     from pipeline.analysis.slices import slice_metrics
+    from pipeline.csvfile import neutralize_formulas
     from pipeline.data import load_labelled_data
-    from pipeline.predict import neutralize_formulas
 
     if args.limit < 1:
         raise DataError("--limit must be at least 1.")
@@ -274,8 +274,8 @@ def evaluate_command(args) -> int:
 def label_issues_command(args) -> int:
     """Print likely label errors (confident learning on out-of-fold probabilities) as CSV."""
     from pipeline.analysis.label_issues import cached_label_issues
+    from pipeline.csvfile import neutralize_formulas
     from pipeline.data import load_labelled_data
-    from pipeline.predict import neutralize_formulas
 
     if args.top is not None and args.top < 1:
         raise DataError("--top must be at least 1.")

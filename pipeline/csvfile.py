@@ -1,4 +1,5 @@
-"""Reading any CSV file or upload: its encoding, a header check, and errors a person can act on.
+"""Reading any CSV file or upload (its encoding, a header check, errors a person can act on), and
+writing CSV that a spreadsheet opens safely.
 
 Whole reads (the dashboard, training) and chunked reads (the scoring CLI) share these
 rules, so every entry point refuses the same hostile files with the same words:
@@ -38,6 +39,13 @@ GUESS_ROWS = 1_000
 _NUMBER = r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d*)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"
 
 CsvSource = str | Path | bytes
+# Writing: a cell a spreadsheet would run as a formula starts with one of these, unless it is
+# a plain number ("-3.5").
+FORMULA_START = r"[=+\-@\t\r]"
+PLAIN_NUMBER = r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+# RFC 4180 line ends. They also make the csv writer quote a cell holding a bare CR: with
+# "\n" alone, Python 3.11 writes such a cell unquoted and readers split the row there.
+CSV_LINE_END = "\r\n"
 
 
 def source_name(source: CsvSource, name: str | None = None) -> str:
@@ -342,3 +350,36 @@ def iter_csv_chunks(
             if chunk is None:
                 return
             yield chunk, min(stream.tell() / size, 1.0)
+
+
+def _inert(values: pd.Series) -> pd.Series:
+    """Strings with an apostrophe put before each one a spreadsheet would run as a formula."""
+    values = values.astype(str)
+    risky = values.str.match(FORMULA_START) & ~values.str.fullmatch(PLAIN_NUMBER)
+    return values.where(~risky, "'" + values)
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make text cells inert in spreadsheets: a leading =, +, -, @, tab or CR gets a quote.
+
+    Spreadsheet programs run a cell that starts with one of those as a formula (CSV
+    injection). Plain numbers such as "-3.5" are left alone. Column names are cells of the
+    header row, so they are treated the same way.
+
+    Args:
+        frame: rows about to be written as CSV.
+
+    Returns:
+        A copy in which every risky text cell starts with an apostrophe.
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = _inert(safe[column])
+    safe.columns = _inert(pd.Series(safe.columns, dtype=object)).tolist()
+    return safe
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Scored rows as UTF-8 CSV, with formula cells neutralised, for a download."""
+    return neutralize_formulas(frame).to_csv(index=False, lineterminator=CSV_LINE_END).encode()

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config
-from pipeline.csvfile import check_text_column, guess_text_column, iter_csv_chunks
+from pipeline.csvfile import (
+    CSV_LINE_END,
+    check_text_column,
+    guess_text_column,
+    iter_csv_chunks,
+    neutralize_formulas,
+)
 from pipeline.errors import DataError, RegistryError
 from pipeline.registry import Registry
 from pipeline.window import InputWindow, read_window
@@ -18,11 +24,6 @@ from pipeline.window import InputWindow, read_window
 BATCH_SIZE = 1024
 # Rows per progress step when scoring a frame: a few batches, so both threads have work.
 PROGRESS_STEP = 4 * BATCH_SIZE
-FORMULA_START = r"[=+\-@\t\r]"
-PLAIN_NUMBER = r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
-# RFC 4180 line ends. They also make the csv writer quote a cell holding a bare CR: with
-# "\n" alone, Python 3.11 writes such a cell unquoted and readers split the row there.
-CSV_LINE_END = "\r\n"
 
 
 @functools.cache
@@ -210,39 +211,6 @@ def score_frame(
     for i, label in enumerate(predictor.labels):
         scored[f"prob_{label}"] = probabilities[:, i].round(6)
     return scored
-
-
-def _inert(values: pd.Series) -> pd.Series:
-    """Strings with an apostrophe put before each one a spreadsheet would run as a formula."""
-    values = values.astype(str)
-    risky = values.str.match(FORMULA_START) & ~values.str.fullmatch(PLAIN_NUMBER)
-    return values.where(~risky, "'" + values)
-
-
-def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Make text cells inert in spreadsheets: a leading =, +, -, @, tab or CR gets a quote.
-
-    Spreadsheet programs run a cell that starts with one of those as a formula (CSV
-    injection). Plain numbers such as "-3.5" are left alone. Column names are cells of the
-    header row, so they are treated the same way.
-
-    Args:
-        frame: rows about to be written as CSV.
-
-    Returns:
-        A copy in which every risky text cell starts with an apostrophe.
-    """
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = _inert(safe[column])
-    safe.columns = _inert(pd.Series(safe.columns, dtype=object)).tolist()
-    return safe
-
-
-def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """Scored rows as UTF-8 CSV, with formula cells neutralised, for a download."""
-    return neutralize_formulas(frame).to_csv(index=False, lineterminator=CSV_LINE_END).encode()
 
 
 def score_csv(

@@ -79,3 +79,27 @@ def test_the_result_says_what_the_model_learned_from(monkeypatch, app_models_dir
     at.selectbox(key="version").select(shipped_version("fasttext")).run()
     at = predict(at, "Who is moderating tonight?")
     assert any("Republican primary debate" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("\U0001f60d\U0001f60d\U0001f525\U0001f525\U0001f44f", "positive"),
+     ("\U0001f621\U0001f92e\U0001f44e", "negative")],
+)  # fmt: skip
+def test_emoji_carry_their_meaning_in_the_shipped_default(monkeypatch, app_models_dir, text, label):
+    at = run_app(monkeypatch, app_models_dir)
+    at.toggle(key="explain_words_on_request").set_value(True)
+    at = predict(at, text)
+    assert metric(at, "Predicted label").value == label
+    explanation = at.get("html")[0].proto.body
+    assert f"toward {label}" in explanation  # the emoji push toward their own class
+
+
+def test_emoji_and_their_absence_give_different_answers():
+    predictor = load_predictor(config.DEFAULT_MODELS_DIR)
+    loving, angry = predictor.predict_proba(
+        ["\U0001f60d\U0001f60d\U0001f525\U0001f525\U0001f44f", "\U0001f621\U0001f92e\U0001f44e"]
+    )
+    labels = predictor.labels
+    assert loving[labels.index("positive")] > angry[labels.index("positive")] + 0.3
+    assert angry[labels.index("negative")] > loving[labels.index("negative")] + 0.3

@@ -34,7 +34,8 @@ from hostile_files import (
 from pipeline import config
 from pipeline.__main__ import main as pipeline_main
 from pipeline.cli import run
-from pipeline.predict import Predictor, score_csv, to_csv_bytes
+from pipeline.csvfile import to_csv_bytes
+from pipeline.predict import Predictor, score_csv
 from pipeline.registry import Registry
 
 # --- the predict CLI -----------------------------------------------------------------------

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import config
-from pipeline.csvfile import check_text_column, guess_text_column, read_csv
+from pipeline.csvfile import check_text_column, guess_text_column, read_csv, to_csv_bytes
 from pipeline.errors import DataError, SentimentError
-from pipeline.predict import Predictor, score_frame, to_csv_bytes
+from pipeline.predict import Predictor, score_frame
 from pipeline.wording import plural
 from ui.charts import count_chart
 from ui.common import escape_markdown, show_error

@@ -31,13 +31,14 @@ def use_malloc() -> str:
     """Choose where TensorFlow's tensors come from, before it is imported; return the choice.
 
     oneDNN's caching pool keeps the most that fitting ever held, and the LiteRT conversion
-    after fitting needs about 560 MiB more for a moment, on top of it: the default recipe's
-    training peaked at 2,599 MiB on 2026-12-04, above the 2.5 GiB bound for Cloud. Plain malloc
-    gives memory back, but with glibc's defaults it maps and unmaps the large blocks of
-    every step, and fitting took 2.4 times as long. Tuned here (blocks up to 32 MiB from the
-    heap, no trimming on free, two arenas), freed blocks are reused as quickly as the pool's,
-    and `pipeline.recipes.base.release_heap` hands them back once fitting and the conversion
-    are done (README, "Memory on Community Cloud"). A no-op off glibc.
+    after fitting needs several hundred MiB more for a moment, on top of it: the default
+    recipe's training then peaked above the 2.5 GiB bound for Cloud (bench/training.py runs
+    both allocators). Plain malloc gives memory back, but with glibc's defaults it maps and
+    unmaps the large blocks of every step, and fitting took more than twice as long. Tuned
+    here (blocks up to 32 MiB from the heap, no trimming on free, two arenas), freed blocks
+    are reused as quickly as the pool's, and `pipeline.recipes.base.release_heap` hands them
+    back once fitting and the conversion are done (docs/deployment.md, "Memory on Community
+    Cloud"). A no-op off glibc.
     """
     choice = os.environ.get(config.ALLOCATOR_ENV) or config.ALLOCATORS[0]
     if choice not in config.ALLOCATORS:

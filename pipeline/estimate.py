@@ -5,11 +5,9 @@ from pipeline.registry import Registry
 
 # Seconds of a whole train-and-save job (fitting, evaluation, the LiteRT copy, calibration,
 # analysis, the baseline) per training row with each recipe's defaults, on the GOP data (9,908
-# training rows), from `python bench/training.py` on the 2-core machine here, 2026-12-04
-# evening (README, "Benchmarks"): each run's start of saving. The tutorial's lstm is its
-# 2-epoch job with the fitting scaled to its 10 epochs; minilm-frozen has no cached embeddings
-# (47 s once they are cached). These machines vary: that morning, on a slower hour, the
-# default pair took 642 s in all.
+# training rows), on a 2-core machine: `python bench/training.py`, each run's start of saving
+# (docs/benchmarks.md). The tutorial's lstm is its 2-epoch job with the fitting scaled to its
+# 10 epochs; minilm-frozen is timed without cached embeddings.
 REFERENCE_SECONDS_PER_ROW = {
     "fasttext": 19.9 / 9908,
     "lstm": 100.9 / 9908,
@@ -40,8 +38,8 @@ def expected_training_seconds(
     train_rows = data_rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
     for meta in registry.list():
         sizes = meta.get("split", {}).get("sizes", {})
-        # Versions saved before 2026-12-04 (the shipped ones among them) recorded only the
-        # fitting time, on whichever machine trained them: they give no rate.
+        # Versions without `job_seconds` recorded only the fitting time, on whichever machine
+        # trained them: they give no rate.
         seconds = meta.get("job_seconds")
         refit = "refit" in meta
         if meta.get("architecture") == architecture and seconds and sizes and not refit:

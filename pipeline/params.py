@@ -11,7 +11,7 @@ from pipeline.errors import ParameterError
 
 # What train.py, the Retrain tab and resolve_params train when no architecture is named:
 # fasttext, seconds on any data. The shipped, active model is minilm+fasttext, chosen on
-# validation (README, "Choosing the default"), and named explicitly to train it (minutes).
+# validation (docs/training.md, "Choosing the default"), and named explicitly to train it (minutes).
 # `lstm` reproduces the tutorial's network for comparison. Each architecture is a recipe
 # module in pipeline/recipes/.
 DEFAULT_ARCHITECTURE = "fasttext"
@@ -38,7 +38,8 @@ ARCHITECTURE_HELP = {
 }
 # Class weightings by the power they raise scikit-learn's "balanced" weights to. A mild one
 # lifts the minority classes' recall (and so macro-F1) for little accuracy; over six split
-# seeds the fourth root scored best on validation accuracy plus macro-F1 (README).
+# seeds the fourth root scored best on validation accuracy plus macro-F1 for fasttext
+# (bench/compare_models.py).
 CLASS_WEIGHT_POWERS = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0, "fourth-root": 0.25}
 CLASS_WEIGHTINGS = tuple(CLASS_WEIGHT_POWERS)
 
@@ -199,7 +200,7 @@ SPECS_BY_NAME = {spec.name: spec for spec in PARAM_SPECS}
 ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
     "fasttext": {},
     # Fine-tuning settings as serious BERT fine-tuning uses them (AdamW, warm-up, a small
-    # learning rate, few epochs); chosen on validation (README, "Choosing the default").
+    # learning rate, few epochs); chosen on validation (bench/compare_models.py).
     "minilm": {
         "sequence_length": 128,
         "dropout": 0.1,

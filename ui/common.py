@@ -18,7 +18,7 @@ def keep_keras_state() -> None:
     that build a model on each run. Here models are loaded once and shared by every session
     (st.cache_resource) and trainings run on background threads, so the clearing only
     costs: a full `gc.collect()` and TensorFlow's kernel cache dropped after each run, which
-    made every first prediction of a run about 250 ms slower (bench/load.py), and a training
+    made every first prediction of a run markedly slower (bench/load.py), and a training
     thread would see Keras's global state reset under it. Matplotlib's figures are still
     closed, as Streamlit does.
     """

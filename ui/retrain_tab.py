@@ -309,8 +309,8 @@ def actions_ui(registry: Registry, version: str, active: dict | None, new: dict)
         st.rerun()
 
 
-# Which recipe for how many rows: from the learning curves in the README ("Choosing the
-# default"), measured on the GOP and Apple tweets.
+# Which recipe for how many rows: from the learning curves (bench/learning_curve.py) on the
+# GOP and Apple tweets.
 ARCHITECTURE_GUIDE = "\n\n".join(f"**{name}**: {text}" for name, text in ARCHITECTURE_HELP.items())
 
 

@@ -76,7 +76,7 @@ def check_model_size(params: dict, n_classes: int, max_parameters: int) -> None:
     """Refuse an n-gram network with more weights than a shared server allows.
 
     A transformer's size is its pretrained encoder's, fixed and measured to fit a small
-    server (README, "Benchmarks"), so the cap, which bounds the user's vocabulary and
+    server (bench/memory.py), so the cap, which bounds the user's vocabulary and
     embedding choices, does not apply to it.
     """
     from pipeline.params import NGRAM

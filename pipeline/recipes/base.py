@@ -166,10 +166,9 @@ def release_training_state(network) -> None:
 
     The optimizer (AdamW keeps two float32 copies of every trainable weight: 180 MB for
     MiniLM) and the traced train and test functions would otherwise stay with the network
-    through evaluation, conversion and saving. Measured on a 1,500-row MiniLM fit, the
-    resident memory after it fell by only about 50 MiB (1,939 to 1,891 MiB): TensorFlow
-    keeps most of what fitting took. The network still predicts, and is saved without an
-    optimizer, as before.
+    through evaluation, conversion and saving. (The resident memory falls less than that:
+    TensorFlow keeps most of what fitting took.) The network still predicts, and is saved
+    without an optimizer, as before.
     """
     network.optimizer = None
     network.train_function = None

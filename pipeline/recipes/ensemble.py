@@ -4,7 +4,7 @@ The two recipes err differently: MiniLM reads the words in context, fasttext mat
 character n-grams of hashtags, handles and misspellings that WordPiece splits apart. The
 weighted geometric mean of their probabilities (softmax of the weighted sum of their log
 probabilities) scored above either alone on the GOP tweets' validation parts, over three
-split seeds (README, "Choosing the default"); `fasttext_weight` is its weight, 0.5 by that
+split seeds (bench/compare_models.py); `fasttext_weight` is its weight, 0.5 by that
 measurement.
 
 Both members train on the same split with their own recipe's settings: the `minilm`

@@ -37,14 +37,13 @@ from pipeline.text import Cleaner
 LITE_FILE = "model.tflite"
 # Texts per invoke. Smaller than the Keras path's SERVING_BATCH (whose shapes XLA compiles):
 # LiteRT compiles nothing, a batch spreads more evenly over the interpreters, and it stays
-# in cache. The shipped pair, 2,000 GOP texts: 137 texts/s with batches of 64, 141 of 32,
-# 151 of 16, 152 of 8; 100 texts in 1,102 / 967 / 749 / 705 ms (2026-12-03, one run).
+# in cache (bench/serving_transformer.py compares batch sizes).
 LITE_BATCH = 16
 # The serving pool: one interpreter per core, one thread each, so that concurrent sessions do
-# not queue behind one (an interpreter's tensors are not thread-safe): 20 dashboard sessions
-# completed 13.1 predictions/s with one 2-thread interpreter, 23.6/s with two, and 28.1/s
-# with two of one thread (bench/load.py --setups one, 2026-12-03). Each interpreter holds its
-# own copy of the weights, packed for XNNPACK's kernels.
+# not queue behind one (an interpreter's tensors are not thread-safe); under many dashboard
+# sessions two single-thread interpreters served the most predictions a second (bench/load.py
+# --setups compares the pools). Each interpreter holds its own copy of the weights, packed for
+# XNNPACK's kernels.
 SERVING_INTERPRETERS = 2
 SERVING_THREADS = 1
 VOCABULARY_SUFFIX = "tokenizer/vocabulary.txt"

@@ -51,9 +51,9 @@ def to_tflite(network) -> bytes:
     absl_logging.set_verbosity(absl_logging.ERROR)
     with tempfile.TemporaryDirectory() as folder:
         # From a frozen graph file, not from a concrete function: the converter then reads
-        # the graph in C++. Converting the shipped pair's network this way peaked 570 MiB
-        # above the loaded model (RSS sampled every 20 ms), against 1,570 MiB from a concrete
-        # function (frozen and optimized again in Python), with the same flatbuffer.
+        # the graph in C++. That peaked at about a third of the memory that converting from a
+        # concrete function (frozen and optimized again in Python) took, with the same
+        # flatbuffer (bench/training.py records the whole training's peak).
         frozen = Path(folder, "network.pb")
         frozen.write_bytes(graph_def.SerializeToString())
         del graph_def
@@ -102,8 +102,8 @@ def unpack_int8_weights(graph_def) -> int:
 
     Keras's weights-only int8 layers compute `cast(kernel) @ x / scale`. Converted as they
     are, the interpreter casts all 10.6 M of MiniLM's dense weights on every call and then
-    multiplies by a tensor it cannot pre-pack: one GOP text took 33-37 ms on one thread
-    against 9-12 ms with the casts folded (2026-12-03, the shipped pair). TensorFlow's own
+    multiplies by a tensor it cannot pre-pack, about three times slower than with the casts
+    folded (bench/serving_transformer.py measures the served speed). TensorFlow's own
     constant folding (grappler's `constfold`) leaves these casts alone, since they make the
     graph bigger. The folded values are exactly the ones the cast computes.
 
@@ -166,9 +166,9 @@ def check_copy(model, content: bytes, texts: list[str], expected: np.ndarray) ->
         model_path, lite_path = Path(folder, "model.keras"), Path(folder, LITE_FILE)
         model.save(model_path)
         lite_path.write_bytes(content)
-        # One interpreter on every core, not the serving pool: 2,000 GOP texts on the shipped
-        # pair ran at 210 texts/s with one 2-thread interpreter, 227/s with two of one
-        # thread (about 100 MiB more resident) and 116/s with one of one thread (2026-12-04).
+        # One interpreter on every core, not the serving pool: for one pass over many texts
+        # it is nearly as fast as two single-thread interpreters and holds one copy of the
+        # weights, not two.
         lite_model = open_lite_model(model_path, lite_path, interpreters=1, threads=CHECK_THREADS)
         got = lite_model.predict_proba(texts)
         del lite_model

@@ -83,7 +83,7 @@ class CleanText(layers.Layer):
 
 # How each architecture tokenizes. Character 3- to 5-grams of the cleaned text catch
 # misspellings, elongations ("sooo") and run-together hashtags that whole words miss; they
-# measured best on validation (README, "Choosing the default"). The boundary marks give
+# measured best on validation (bench/compare_models.py). The boundary marks give
 # n-grams for the start and end of a text (as fastText's word boundaries do) and give every
 # text, even an empty one, at least one n-gram, so the averaged embedding is never 0 / 0.
 TOKENIZATION = {

@@ -129,10 +129,8 @@ def pad_rows(token_ids: np.ndarray) -> np.ndarray:
 
     Without it every batch size (an explanation of a 17-word text is a batch of 18) would
     compile a program of its own, each taking a second and memory that is never freed.
-    Splitting a batch into power-of-two chunks instead (17 as 16 + 1) was tried: one
-    explanation took p50 163 ms against 179-218 ms padded, and the dashboard under 20
-    sessions did 12.3 predictions/s against 11.0-14.8 padded, both within the spread of
-    repeated runs, so the simpler padding stays.
+    Splitting a batch into power-of-two chunks instead (17 as 16 + 1) was tried and was no
+    faster beyond the spread of repeated runs (bench/load.py), so the simpler padding stays.
     """
     rows = len(token_ids)
     wanted = 1 << max(0, rows - 1).bit_length()

@@ -162,8 +162,8 @@ def quantize(model: TextClassifier) -> None:
     file size (the shipped version is committed to git), and the same function as the
     LiteRT copy converted from it (recipes.lite), so both serving paths give the same
     labels. Keras's default int8 also quantizes each layer's inputs per call, which LiteRT
-    does its own way: copies of such a model disagreed with it on 0.7-1.2 % of the GOP
-    labels (README, "Serving a transformer without TensorFlow").
+    does its own way, and copies of such a model disagreed with it on about 1 % of the GOP
+    labels (the LiteRT check at saving, recipes.lite_convert.check_copy, measures it).
     """
     weights_only = keras.quantizers.Int8QuantizationConfig(activation_quantizer=None)
     with warnings.catch_warnings():
@@ -272,8 +272,8 @@ def _fit_network(network, splits, labels, cleaner, packer, params, report, stop_
         optimizer=make_optimizer(params, steps * params["epochs"], num_layers(network)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        # No XLA: with batches trimmed to their length it gave no faster step here (0.68 vs
-        # 0.66 s at batch 32) and compiling each length raised peak RSS from 2.3 to 3.3 GiB.
+        # No XLA: with batches trimmed to their length it gave no faster step, and compiling
+        # each length raised the training peak by about 1 GiB (bench/training.py).
         jit_compile=False,
     )
     train = batches_dataset(

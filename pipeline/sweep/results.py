@@ -33,7 +33,7 @@ def new_sweep_id() -> str:
 
 def validation_score(validation_metrics: dict) -> float:
     """The score a sweep maximises: the mean of validation accuracy and macro-F1, the rule
-    the default recipe was chosen by (README, "Choosing the default")."""
+    the default recipe was chosen by (bench/compare_models.py)."""
     return (validation_metrics["accuracy"] + validation_metrics["macro_f1"]) / 2
 
 

@@ -37,7 +37,8 @@ def use_malloc() -> str:
     unmaps the large blocks of every step, and fitting took more than twice as long. Tuned
     here (blocks up to 32 MiB from the heap, no trimming on free, two arenas), freed blocks
     are reused as quickly as the pool's, and `pipeline.recipes.base.release_heap` hands them
-    back once fitting and the conversion are done (docs/deployment.md, "Memory"). A no-op off glibc.
+    back once fitting and the conversion are done (docs/deployment.md, "Memory"). A no-op
+    off glibc.
     """
     choice = os.environ.get(config.ALLOCATOR_ENV) or config.ALLOCATORS[0]
     if choice not in config.ALLOCATORS:

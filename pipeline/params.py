@@ -11,7 +11,7 @@ from pipeline.errors import ParameterError
 
 # What train.py, the Retrain tab and resolve_params train when no architecture is named:
 # fasttext, seconds on any data. The shipped, active model is minilm+fasttext, chosen on
-# validation (docs/training.md, "Choosing the default"), and named explicitly to train it (minutes).
+# validation (bench/compare_models.py), and named explicitly to train it (minutes).
 # `lstm` reproduces the tutorial's network for comparison. Each architecture is a recipe
 # module in pipeline/recipes/.
 DEFAULT_ARCHITECTURE = "fasttext"

@@ -3,7 +3,7 @@
 The shipped default version (the active one in models/) is measured without retraining
 it: its split comes back from its recorded seed, the temperature is fitted on that
 split's validation part and the ECE is measured on its test part. fasttext is trained
-on each split seed and calibrated exactly as training does (pipeline.calibration.calibrate).
+on each split seed and calibrated exactly as training does (pipeline.train.calibrate).
 
     python bench/calibration.py
     python bench/calibration.py --data ../shared/data/Sentiment.csv --seeds 42 1 2
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from pipeline import config  # noqa: E402
-from pipeline.calibration import calibrate, choose_temperature, encode  # noqa: E402
+from pipeline.calibration import choose_temperature, encode  # noqa: E402
 from pipeline.data import load_labelled_data, split_data  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
 from pipeline.predict import load_predictor  # noqa: E402
@@ -65,7 +65,7 @@ def measure_shipped(data, version: str) -> dict:
 
 def measure_fasttext(data, seed: int) -> dict:
     """Train fasttext on one split seed and calibrate it as training does."""
-    from pipeline.train import fit_model, predict_parts, serving_predictor
+    from pipeline.train import calibrate, fit_model, predict_parts, serving_predictor
 
     params = resolve_params({"architecture": "fasttext", "seed": seed})
     splits = split_data(data, seed)

@@ -53,7 +53,7 @@ from deploy.replicas import free_port, replicas, wait_healthy  # noqa: E402
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 from pipeline.explain import explained_unasked  # noqa: E402
-from pipeline.recipes.lite import LiteTransformer  # noqa: E402
+from pipeline.runtimes.lite import LiteTransformer  # noqa: E402
 
 TIMEOUT = 30.0
 RESULT_LABEL = "Predicted label"

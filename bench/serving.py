@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
+from pipeline.predict import load_model  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
 
 
@@ -61,10 +62,10 @@ def main() -> None:
     version = registry.resolve(args.version or (fasttext[0] if fasttext else None))
     fast = load_predictor(args.models_dir, version, backend="numpy")
     keras = load_predictor(args.models_dir, version, backend="keras")
-    model = registry.load_model(version)
+    model = load_model(registry, version)
 
     def load_per_request(text):
-        Registry(args.models_dir).load_model(version).predict(
+        load_model(Registry(args.models_dir), version).predict(
             np.array([text], dtype=object), verbose=0
         )
 

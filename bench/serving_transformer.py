@@ -29,8 +29,9 @@ from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 from pipeline.explain import explain_by_occlusion  # noqa: E402
 from pipeline.params import WITH_ENCODER  # noqa: E402
-from pipeline.recipes.lite import LITE_FILE  # noqa: E402
+from pipeline.predict import load_model  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
+from pipeline.runtimes.lite import LITE_FILE  # noqa: E402
 
 
 def rss_mib() -> tuple[float, float]:
@@ -71,7 +72,7 @@ def main() -> None:
     paths["Keras serving"].predict_proba(texts[: args.batch])
     paths["Keras serving"].forward.network.wait()
     print(f"compiling the common shapes: {time.perf_counter() - started:.1f} s")
-    model = registry.load_model(version)
+    model = load_model(registry, version)
 
     def keras_predict(batch):
         return model.predict(np.array(batch, dtype=object), batch_size=128, verbose=0)

@@ -8,11 +8,12 @@ Temperature scaling (Guo et al., 2017, "On calibration of modern neural networks
 the model's log-probabilities by one number T fitted on the validation part by minimising
 the negative log-likelihood: T > 1 softens an over-confident model, T < 1 sharpens an
 under-confident one. The top class never changes, so accuracy and F1 do not. The
-temperature is kept inside the saved model (recipes.base.TemperatureScaling) only when it
-lowers the validation ECE; the test part is only measured, never fitted on.
+temperature is kept inside the saved model (runtimes.layers.TemperatureScaling) only when
+it lowers the validation ECE (pipeline.train.calibrate decides and applies it); the test part
+is only measured, never fitted on.
 
-The TensorFlow-free serving path (pipeline.numpy_model) applies the same
-`scale_probabilities` as the Keras layer.
+This module is the arithmetic alone, and depends on no model: the TensorFlow-free serving
+paths (pipeline/runtimes/) apply the same `scale_probabilities` as the Keras layer.
 """
 
 import numpy as np
@@ -185,38 +186,3 @@ def choose_temperature(validation, y_validation, test, y_test, fit: bool = True)
             "nll_after": negative_log_likelihood(validation, y_validation, fitted),
         },
     }
-
-
-def calibrate(model, params: dict, unscaled: dict, splits, labels: list[str]):
-    """Temperature-scale a freshly trained model when that lowers its validation ECE.
-
-    Args:
-        model: the end-to-end model, after any quantization.
-        params: its hyperparameters (`architecture`, `final_refit`).
-        unscaled: that model's probabilities on the split's "validation" and "test" parts.
-        splits: the split it was trained on.
-        labels: the label order.
-
-    Returns:
-        The model to save (with a TemperatureScaling layer when applied, else the same
-        model), the `calibration` record (see `choose_temperature`), and the saved model's
-        probabilities on both parts: the unscaled ones at the chosen temperature, as the
-        TemperatureScaling layer computes them (scale_probabilities), so the network does
-        not run over them again.
-    """
-    from pipeline.recipes import get_recipe
-
-    record = choose_temperature(
-        unscaled["validation"],
-        encode(splits.validation["label"], labels),
-        unscaled["test"],
-        encode(splits.test["label"], labels),
-        # After a final refit the network has trained on the validation part, so a
-        # temperature fitted there would be fitted on seen data.
-        fit=params.get("final_refit") != "yes",
-    )
-    if not record["applied"]:
-        return model, record, dict(unscaled)
-    model = get_recipe(params["architecture"]).with_temperature(model, record["temperature"])
-    scaled = {part: scale_probabilities(p, record["temperature"]) for part, p in unscaled.items()}
-    return model, record, scaled

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipeline import config
 from pipeline.errors import ExportError
+from pipeline.predict import load_model
 from pipeline.registry import Registry
 
 SIGNATURE = "serving_default"
@@ -79,7 +80,7 @@ def export_saved_model(
     registry = Registry(config.models_dir(models_dir))
     version = registry.resolve(version)
     labels = registry.metadata(version)["labels"]
-    model = registry.load_model(version)
+    model = load_model(registry, version)
     temp = out_dir.with_name(f".{out_dir.name}.tmp-{secrets.token_hex(4)}")
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,9 @@
-"""The predictor: a loaded model plus its label order, and batch scoring of CSV files."""
+"""The predictor: a saved version loaded through a runtime, and batch scoring of CSV files.
+
+`load_predictor` is the one answer to "what runs when I predict?": it reads the version's
+files from the registry and picks the first serving runtime (pipeline/runtimes/) that the
+version and the installed packages allow.
+"""
 
 import functools
 import os
@@ -19,6 +24,9 @@ from pipeline.csvfile import (
 )
 from pipeline.errors import DataError, RegistryError
 from pipeline.registry import Registry
+from pipeline.runtimes.lite import LITE_FILE, load_lite_model
+from pipeline.runtimes.numpy_model import NumpyFastText
+from pipeline.runtimes.numpy_model import load_numpy_model as read_numpy_model
 from pipeline.window import InputWindow, read_window
 
 BATCH_SIZE = 1024
@@ -31,37 +39,12 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="predict")
 
 
-def as_model_input(texts: list[str]) -> np.ndarray:
-    # Text that is not valid UTF-8 (lone surrogates) is replaced, not allowed to crash.
-    return np.array([t.encode("utf-8", "replace") for t in texts], dtype=object)
-
-
-def keras_forward(model) -> Callable[[list[str]], np.ndarray]:
-    """Probabilities from an end-to-end Keras model, through one traced graph.
-
-    Args:
-        model: a model mapping a batch of strings to class probabilities.
-
-    Returns:
-        A function mapping a list of texts to an array (n, classes).
-    """
-    from pipeline.backend import tf
-
-    # One traced graph for every batch size; calling the model eagerly is far slower.
-    infer = tf.function(
-        lambda texts: model(texts, training=False),
-        input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string)],
-        reduce_retracing=True,
-    )
-    return lambda texts: infer(as_model_input(texts)).numpy()
-
-
 class Predictor:
     """Class probabilities for raw texts from one model version.
 
     Args:
-        forward: maps a list of texts to probabilities, shape (n, len(labels)): the NumPy
-            model of pipeline.numpy_model, or `keras_forward(model)`.
+        forward: maps a list of texts to probabilities, shape (n, len(labels)): a serving
+            runtime's (pipeline/runtimes/).
         labels: the label order of the probability columns.
         metadata: the version's metadata, if it came from the registry.
         model_file: the version's `model.keras`, where its input window is read
@@ -134,6 +117,38 @@ class Predictor:
         ]
 
 
+def load_model(registry: Registry, version: str | None = None):
+    """Load a version's Keras model with safe_mode on (no arbitrary code runs).
+
+    Args:
+        registry: the registry holding it.
+        version: a version id, or None for the active one.
+
+    Returns:
+        The end-to-end keras.Model.
+    """
+    from pipeline.runtimes.keras_model import load_keras_model  # TensorFlow
+
+    model_path = registry.model_file(version)
+    try:
+        return load_keras_model(model_path)
+    except Exception as exc:  # any failure to load means the version is broken
+        raise RegistryError(f"Model file {model_path} could not be loaded: {exc}") from exc
+
+
+def load_numpy_model(registry: Registry, version: str | None = None) -> NumpyFastText | None:
+    """Load a version for TensorFlow-free serving (see pipeline.runtimes.numpy_model).
+
+    Args:
+        registry: the registry holding it.
+        version: a version id, or None for the active one.
+
+    Returns:
+        A NumpyFastText, or None when the version's architecture needs another runtime.
+    """
+    return read_numpy_model(registry.model_file(version))
+
+
 def load_predictor(
     models_dir: str | os.PathLike | None = None,
     version: str | None = None,
@@ -145,9 +160,10 @@ def load_predictor(
         models_dir: the models folder; default $SENTIMENT_MODELS_DIR or models/.
         version: a version id; default the active version.
         backend: "numpy" runs a fasttext model without TensorFlow (see
-            pipeline.numpy_model); "lite" runs a transformer saved with a LiteRT copy
-            without TensorFlow (see pipeline.recipes.lite); "keras" always uses Keras;
-            "auto" picks the first of those the version and the installed packages allow.
+            pipeline.runtimes.numpy_model); "lite" runs a transformer saved with a LiteRT
+            copy without TensorFlow (see pipeline.runtimes.lite); "keras" always uses Keras
+            (pipeline.runtimes.keras_model); "auto" picks the first of those the version and
+            the installed packages allow.
 
     Returns:
         A ready Predictor.
@@ -157,7 +173,7 @@ def load_predictor(
     metadata = registry.metadata(version)
     forward = None
     if backend in ("auto", "numpy"):
-        numpy_model = registry.load_numpy_model(version)
+        numpy_model = load_numpy_model(registry, version)
         if numpy_model is None and backend == "numpy":
             raise RegistryError(f"Version {version} cannot run without TensorFlow.")
         forward = numpy_model and numpy_model.predict_proba
@@ -169,15 +185,13 @@ def load_predictor(
             )
         forward = lite_model and lite_model.predict_proba
     if forward is None:
-        from pipeline.recipes import serving_forward
+        from pipeline.runtimes.keras_model import serving_forward  # TensorFlow
 
-        forward = serving_forward(registry.load_model(version), metadata.get("architecture"))
+        forward = serving_forward(load_model(registry, version))
     return Predictor(forward, metadata["labels"], metadata, registry.model_file(version))
 
 
 def _load_lite(registry: Registry, version: str):
-    from pipeline.recipes.lite import LITE_FILE, load_lite_model
-
     lite_path = registry.version_file(version, LITE_FILE)
     return lite_path and load_lite_model(registry.model_file(version), lite_path)
 

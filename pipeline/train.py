@@ -14,17 +14,19 @@ from pipeline.analysis.behaviour import run_behaviour_checks
 from pipeline.analysis.predictions import PREDICTIONS_FILE, predictions_csv
 from pipeline.backend import keras, tf
 from pipeline.baseline import baseline_metrics
-from pipeline.calibration import calibrate
+from pipeline.calibration import choose_temperature, encode, scale_probabilities
 from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
 from pipeline.jobs import training_slot
 from pipeline.params import SPECS_BY_NAME
 from pipeline.predict import Predictor
-from pipeline.recipes import get_recipe, lite, lite_convert, serving_forward
+from pipeline.recipes import get_recipe, lite_convert
 from pipeline.recipes.base import release_heap
 from pipeline.recipes.refit import fit_with_refit
 from pipeline.registry import Registry
+from pipeline.runtimes import lite
+from pipeline.runtimes.keras_model import serving_forward
 from pipeline.text import normalize_for_grouping
 from pipeline.tracking import track_training
 
@@ -79,7 +81,40 @@ def serving_predictor(model, architecture: str, labels: list[str]) -> Predictor:
         architecture: its architecture.
         labels: the label order.
     """
-    return Predictor(serving_forward(model, architecture, max_compiled=0), labels)
+    return Predictor(serving_forward(model, max_compiled=0), labels)
+
+
+def calibrate(model, params: dict, unscaled: dict, splits: Splits, labels: list[str]):
+    """Temperature-scale a freshly trained model when that lowers its validation ECE.
+
+    Args:
+        model: the end-to-end model, after any quantization.
+        params: its hyperparameters (`architecture`, `final_refit`).
+        unscaled: that model's probabilities on the split's "validation" and "test" parts.
+        splits: the split it was trained on.
+        labels: the label order.
+
+    Returns:
+        The model to save (with a TemperatureScaling layer when applied, else the same
+        model), the `calibration` record (see calibration.choose_temperature), and the saved
+        model's probabilities on both parts: the unscaled ones at the chosen temperature, as
+        the TemperatureScaling layer computes them (scale_probabilities), so the network
+        does not run over them again.
+    """
+    record = choose_temperature(
+        unscaled["validation"],
+        encode(splits.validation["label"], labels),
+        unscaled["test"],
+        encode(splits.test["label"], labels),
+        # After a final refit the network has trained on the validation part, so a
+        # temperature fitted there would be fitted on seen data.
+        fit=params.get("final_refit") != "yes",
+    )
+    if not record["applied"]:
+        return model, record, dict(unscaled)
+    model = get_recipe(params["architecture"]).with_temperature(model, record["temperature"])
+    scaled = {part: scale_probabilities(p, record["temperature"]) for part, p in unscaled.items()}
+    return model, record, scaled
 
 
 def _check_lite_copy(model, content: bytes, splits: Splits, probabilities: dict) -> dict:

@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pipeline.recipes.wordpiece import WordPiece
+from pipeline.runtimes.wordpiece import WordPiece
 from pipeline.text import Cleaner
 
 _READERS = ("TextVectorization", "BertTextClassifierPreprocessor")

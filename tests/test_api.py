@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 import api
 from pipeline import api_input, config, serve
 from pipeline.errors import RequestTooLarge
-from pipeline.predict import load_predictor
+from pipeline.predict import load_model, load_predictor
 from pipeline.registry import ACTIVE_FILE, METADATA_FILE, MODEL_FILE, Registry
 
 TEXT = "What a great night for Rubio #GOPDebate"
@@ -378,7 +378,7 @@ def test_a_promotion_elsewhere_is_served_within_seconds(tiny_models_dir, tmp_pat
     models = copy_models(tiny_models_dir, tmp_path / "models")
     registry = Registry(models)
     first = registry.active_version()
-    second = registry.save(registry.load_model(first), {**registry.metadata(first)})
+    second = registry.save(load_model(registry, first), {**registry.metadata(first)})
     monkeypatch.setenv("SENTIMENT_REFRESH_SECONDS", "0.2")
     with start(models, monkeypatch) as client:
         assert client.get("/health").json()["version"] == first

@@ -24,6 +24,7 @@ from pipeline.calibration import (
     reliability_bins,
     scale_probabilities,
 )
+from pipeline.predict import load_numpy_model
 from pipeline.registry import Registry
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
@@ -153,7 +154,7 @@ def test_recorded_test_predictions_and_metrics_are_the_saved_models_own(calibrat
 
 def test_the_temperature_lives_in_the_saved_model_and_loads_in_safe_mode(calibrated):
     from pipeline.backend import keras
-    from pipeline.recipes.base import TemperatureScaling
+    from pipeline.runtimes.layers import TemperatureScaling
 
     registry, version, metadata = calibrated
     with zipfile.ZipFile(registry.model_file(version)) as archive:
@@ -167,7 +168,7 @@ def test_the_temperature_lives_in_the_saved_model_and_loads_in_safe_mode(calibra
 def test_numpy_path_and_keras_agree_with_the_temperature_in(calibrated):
     registry, version, metadata = calibrated
     keras_probabilities = load_predictor(registry.root, version, "keras").predict_proba(TEXTS)
-    numpy_model = registry.load_numpy_model(version)
+    numpy_model = load_numpy_model(registry, version)
     assert numpy_model.temperature == metadata["calibration"]["temperature"]
     numpy_probabilities = numpy_model.predict_proba(TEXTS)
     np.testing.assert_allclose(numpy_probabilities, keras_probabilities, atol=1e-5, rtol=0)
@@ -190,7 +191,7 @@ def test_export_agrees_with_the_calibrated_predictor(calibrated, tmp_path):
 def test_transformer_serving_path_applies_the_temperature_inside_its_network(
     tiny_encoder, tmp_path
 ):
-    from pipeline.recipes import load_keras_model, serving_forward
+    from pipeline.runtimes.keras_model import load_keras_model, serving_forward
     from pipeline.recipes.encoder import build_text_encoder, load_encoder
     from pipeline.recipes.transformer import build_end_to_end, build_network, with_temperature
     from pipeline.train import quantize
@@ -199,12 +200,12 @@ def test_transformer_serving_path_applies_the_temperature_inside_its_network(
     cleaner, packer = build_text_encoder(tokenizer, 32)
     model = build_end_to_end(cleaner, packer, build_network(backbone, 3, 0.1))
     quantize(model, "minilm")  # the shipped minilm's path: int8, then the temperature
-    unscaled = serving_forward(model, "minilm")(TEXTS)
+    unscaled = serving_forward(model)(TEXTS)
     path = tmp_path / "model.keras"
     with_temperature(model, 3.0).save(path)
-    loaded = load_keras_model(path, "minilm")  # safe_mode on
+    loaded = load_keras_model(path)  # safe_mode on
     expected = scale_probabilities(unscaled, 3.0)
-    np.testing.assert_allclose(serving_forward(loaded, "minilm")(TEXTS), expected, atol=1e-5)
+    np.testing.assert_allclose(serving_forward(loaded)(TEXTS), expected, atol=1e-5)
     np.testing.assert_allclose(loaded(np.array(TEXTS, dtype=object)), expected, atol=1e-5)
 
 
@@ -292,7 +293,7 @@ def test_predict_tab_shows_the_calibrated_probability(app_registry):
     calibrated = load_predictor(root, version).predict([text])[0]
     top = calibrated["probabilities"][calibrated["label"]]
     assert shown.value == calibrated["label"] and shown.delta == f"{top:.1%} probability"
-    network = Registry(root).load_numpy_model(version)
+    network = load_numpy_model(Registry(root), version)
     network.temperature = None
     unscaled = network.predict_proba([text])[0].max()
     assert f"{unscaled:.1%}" != f"{top:.1%}"  # so the tab shows the scaled one

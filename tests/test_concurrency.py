@@ -14,7 +14,7 @@ from pipeline.data import load_labelled_data
 from pipeline.errors import JobBusy
 from pipeline.jobs import JobRunner, training_slot
 from pipeline.params import resolve_params
-from pipeline.predict import load_predictor
+from pipeline.predict import load_model, load_predictor
 from pipeline.registry import Registry
 
 THREADS = 16
@@ -98,7 +98,7 @@ def test_two_train_py_runs_at_once_leave_a_consistent_registry(models_dir):
     assert len(new) == succeeded
     assert registry.active_version() in new and registry.active_version() != active
     for version in registry.versions():
-        registry.load_model(version)
+        load_model(registry, version)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "keras"])

@@ -17,8 +17,9 @@ from pipeline import config
 from pipeline.data import load_labelled_data
 from pipeline.errors import TrainingCancelled
 from pipeline.params import default_params, resolve_params
-from pipeline.predict import as_model_input, load_predictor
+from pipeline.predict import load_model, load_predictor
 from pipeline.registry import Registry
+from pipeline.runtimes.keras_model import as_model_input
 
 ENSEMBLE = {"architecture": "minilm+fasttext", **TINY_MINILM, "fasttext_weight": 0.4}
 MANY_TEXTS = TEXTS + [f"text number {i} #tag{i} " * (i % 7) for i in range(150)]
@@ -44,7 +45,7 @@ def test_saved_ensemble_is_the_weighted_geometric_mean_of_its_members(ensemble_d
     from pipeline.recipes.ensemble import combine
 
     root, _ = ensemble_dir
-    model = Registry(root).load_model()  # safe_mode=True inside
+    model = load_model(Registry(root))  # safe_mode=True inside
     minilm, fasttext = model.members
     assert [type(m).__name__ for m in model.members] == ["TextClassifier", "Functional"]
     assert model.member_weights == pytest.approx([0.6, 0.4])
@@ -71,7 +72,7 @@ def test_metadata_records_both_members(ensemble_dir):
 
 def test_only_the_transformer_member_is_stored_in_int8(ensemble_dir):
     root, _ = ensemble_dir
-    minilm, fasttext = Registry(root).load_model().members
+    minilm, fasttext = load_model(Registry(root)).members
     dense_kernels = [w for w in minilm.network.weights if w.path.endswith("kernel")]
     assert dense_kernels and all(str(w.dtype) == "int8" for w in dense_kernels)
     assert all(str(w.dtype) == "float32" for w in fasttext.weights)
@@ -81,7 +82,7 @@ def test_the_transformer_member_stays_weights_only_int8_when_loaded(ensemble_dir
     """int8 weights, float arithmetic: no int8 layer quantizes its inputs after loading,
     although keras-hub's backbone rebuilds its layers without their quantization config."""
     root, _ = ensemble_dir
-    minilm, _ = Registry(root).load_model().members
+    minilm, _ = load_model(Registry(root)).members
     int8_layers = [x for x in minilm.network._flatten_layers() if x.quantization_mode == "int8"]
     assert len(int8_layers) > 5 and minilm.float_activations
     assert all(getattr(x, "inputs_quantizer", None) is None for x in int8_layers)
@@ -89,10 +90,10 @@ def test_the_transformer_member_stays_weights_only_int8_when_loaded(ensemble_dir
 
 @pytest.mark.parametrize("backend", ["lite", "keras"])
 def test_serving_path_matches_the_saved_model_called_directly(ensemble_dir, backend):
-    from pipeline.recipes.lite import LitePair
+    from pipeline.runtimes.lite import LitePair
 
     root, _ = ensemble_dir
-    model = Registry(root).load_model()
+    model = load_model(Registry(root))
     predictor = load_predictor(root, backend=backend)
     assert predictor.labels == Registry(root).metadata()["labels"]
     served_by = getattr(predictor.forward, "__self__", None)
@@ -120,7 +121,7 @@ print(json.dumps({{"tensorflow": "tensorflow" in sys.modules, "answers": answers
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
     assert outcome["tensorflow"] is False
-    direct = np.asarray(Registry(root).load_model()(np.array(MANY_TEXTS, dtype=object)))
+    direct = np.asarray(load_model(Registry(root))(np.array(MANY_TEXTS, dtype=object)))
     np.testing.assert_allclose(outcome["answers"], direct, atol=1e-5)
 
 
@@ -173,10 +174,10 @@ def test_cancel_in_either_member_saves_nothing(tiny_encoder, tmp_path, stop_at):
 
 
 def test_fasttext_member_is_served_by_numpy_and_agrees_with_keras(ensemble_dir):
-    from pipeline.numpy_model import from_keras
+    from pipeline.runtimes.numpy_model import from_keras
 
     root, _ = ensemble_dir
-    minilm, fasttext = Registry(root).load_model().members
+    minilm, fasttext = load_model(Registry(root)).members
     assert from_keras(minilm) is None
     numpy_fasttext = from_keras(fasttext)
     texts = sample_texts()  # the sample rows and hostile ones (empty, huge, NUL, surrogates)

@@ -27,6 +27,7 @@ from pipeline.analysis.evaluations import (
 from pipeline.analysis.predictions import PREDICTIONS_FILE, prob_column
 from pipeline.calibration import encode, reliability_bins
 from pipeline.errors import DataError, RegistryError
+from pipeline.predict import load_model
 from pipeline.registry import Registry
 from pipeline.registry.store import EVALUATIONS_DIR
 
@@ -165,7 +166,7 @@ def test_a_failure_mid_write_leaves_no_evaluation_listed(models, monkeypatch):
 
 def test_deleting_a_version_deletes_its_evaluations(models):
     registry, version = models
-    other = registry.save(registry.load_model(version), registry.metadata(version))
+    other = registry.save(load_model(registry, version), registry.metadata(version))
     evaluate_version(registry, version, config.SAMPLE_DATA_PATH)
     kept = evaluate_version(registry, other, config.SAMPLE_DATA_PATH)
     registry.promote(other)

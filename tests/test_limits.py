@@ -13,6 +13,7 @@ from pipeline import config
 from pipeline.errors import RateLimited
 from pipeline.feedback import read_feedback, record_feedback
 from pipeline.limits import AttemptLimiter, RateLimiter
+from pipeline.predict import load_model
 from pipeline.registry import Registry
 
 pytestmark = pytest.mark.usefixtures("fresh_caches")
@@ -123,7 +124,7 @@ def test_an_open_session_follows_a_promotion_made_elsewhere(monkeypatch, tiny_mo
     shutil.copytree(tiny_models_dir, models)
     registry = Registry(models)
     first = registry.active_version()
-    second = registry.save(registry.load_model(first), registry.metadata(first))
+    second = registry.save(load_model(registry, first), registry.metadata(first))
     at = open_app(monkeypatch, models)
     assert at.selectbox(key="version").value == first
     Registry(models).promote(second)  # another replica or train.py

@@ -14,9 +14,10 @@ from test_hostile_input import HOSTILE
 
 from pipeline import config
 from pipeline.data import load_labelled_data
-from pipeline.predict import load_predictor
-from pipeline.recipes import lite, lite_convert
+from pipeline.predict import load_model, load_predictor
+from pipeline.recipes import lite_convert
 from pipeline.registry import Registry
+from pipeline.runtimes import lite
 from pipeline.text import Cleaner
 
 TRICKY = [
@@ -45,7 +46,7 @@ def vendored_tokenizer():
 def test_python_wordpiece_gives_the_keras_hub_token_ids(vocabulary, tiny_encoder):
     from pipeline.backend import keras_hub, tf
     from pipeline.recipes.encoder import build_text_encoder
-    from pipeline.recipes.wordpiece import WordPiece
+    from pipeline.runtimes.wordpiece import WordPiece
 
     if vocabulary == "vendored MiniLM":
         tokenizer = vendored_tokenizer()
@@ -97,7 +98,7 @@ print(json.dumps({{"tensorflow": "tensorflow" in sys.modules, "answers": answers
     assert outcome["tensorflow"] is False
     # Against the saved model called directly: the Keras serving path's graph-mode
     # tokenizer (tf_text) cuts a text at a NUL byte, keras-hub's eager one does not.
-    model = Registry(tiny_minilm_dir).load_model()
+    model = load_model(Registry(tiny_minilm_dir))
     direct = np.asarray(model(np.array(TRICKY, dtype=object)))
     np.testing.assert_allclose(outcome["answers"], direct, atol=1e-4)
 
@@ -124,7 +125,7 @@ def unscaled_model(models_dir):
     from pipeline.backend import keras
     from pipeline.recipes.transformer import TextClassifier
 
-    model = Registry(models_dir).load_model()
+    model = load_model(Registry(models_dir))
     network = keras.Model(model.network.input, model.network.get_layer("head").output)
     return TextClassifier(model.cleaner, model.packer, network)
 

@@ -10,9 +10,10 @@ from conftest import shipped_version
 from pipeline import config, load_predictor
 from pipeline.data import load_labelled_data
 from pipeline.errors import RegistryError
-from pipeline.numpy_model import SMALL_BATCH
 from pipeline.params import resolve_params
+from pipeline.predict import load_numpy_model
 from pipeline.registry import Registry
+from pipeline.runtimes.numpy_model import SMALL_BATCH
 from pipeline.train import train_and_save
 
 HOSTILE = [
@@ -64,7 +65,7 @@ def test_lstm_falls_back_to_keras(tmp_path):
     data = load_labelled_data(config.SAMPLE_DATA_PATH)
     params = {"architecture": "lstm", "epochs": 1, "units": 8, "embedding_dim": 8}
     train_and_save(data, resolve_params(params), Registry(tmp_path))
-    assert Registry(tmp_path).load_numpy_model() is None
+    assert load_numpy_model(Registry(tmp_path)) is None
     predictor = load_predictor(tmp_path)  # auto
     assert predictor.predict_proba(["fine"]).shape == (1, 3)
     with pytest.raises(RegistryError, match="cannot run without TensorFlow"):

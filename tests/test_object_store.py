@@ -22,7 +22,7 @@ from helpers import run_cli
 from pipeline import config
 from pipeline.analysis.evaluations import evaluate_version, load_evaluation_predictions
 from pipeline.errors import RegistryError, StoreUnavailable
-from pipeline.predict import load_predictor
+from pipeline.predict import load_model, load_predictor
 from pipeline.registry import Registry
 from pipeline.registry.objects import ObjectStore
 from pipeline.registry.store import EVALUATIONS_DIR
@@ -69,7 +69,7 @@ def fasttext_source():
     """The shipped fasttext version: its Keras model and metadata, to save elsewhere."""
     registry = Registry(config.DEFAULT_MODELS_DIR)
     version = shipped_version("fasttext")
-    return registry.load_model(version), registry.metadata(version)
+    return load_model(registry, version), registry.metadata(version)
 
 
 def save_copies(registry, source, n=2, promote=False):
@@ -151,10 +151,11 @@ def test_an_upload_killed_before_its_commit_marker_stays_invisible(s3_env, fastt
 
 SLOW_SAVE = """
 import sys, time
+from pipeline.predict import load_model
 from pipeline.registry import Registry
 
 source = Registry("models")
-model, meta = source.load_model(sys.argv[2]), source.metadata(sys.argv[2])
+model, meta = load_model(source, sys.argv[2]), source.metadata(sys.argv[2])
 registry = Registry(sys.argv[1])
 upload = registry.store.fs.put_file
 def slow_put(*args, **kwargs):

@@ -10,10 +10,11 @@ from conftest import TINY_MINILM, TINY_PARAMS
 from pipeline import config
 from pipeline.data import load_labelled_data
 from pipeline.params import resolve_params
-from pipeline.predict import as_model_input
+from pipeline.predict import load_model
 from pipeline.recipes import ensemble, ngram, transformer
 from pipeline.recipes.refit import best_epoch
 from pipeline.registry import Registry
+from pipeline.runtimes.keras_model import as_model_input
 from pipeline.train import train_and_save
 
 # Early stopping stops this fasttext run after a few of its 30 epochs (test_train.py).
@@ -81,7 +82,7 @@ def test_fasttext_refit_trains_on_validation_too_and_is_the_saved_model(
     assert result["history"]["val_loss"] == pytest.approx(first["history"]["val_loss"])
     assert result["calibration"]["applied"] is False
     texts = list(sample_data.frame["text"][:20])
-    saved = np.asarray(Registry(tmp_path).load_model()(as_model_input(texts)))
+    saved = np.asarray(load_model(Registry(tmp_path))(as_model_input(texts)))
     for call, same in ((refit, True), (first, False)):
         answer = np.asarray(call["model"](as_model_input(texts)))
         assert np.allclose(saved, answer, atol=1e-6) is same
@@ -107,7 +108,7 @@ def test_ensemble_refits_each_member_for_its_own_epochs(
     assert result["refit"] == {"epochs": calls[3]["epochs"], "rows": rows}
     assert result["history"]["val_loss"] == pytest.approx(calls[2]["history"]["val_loss"])
     # The saved pair holds both refit members.
-    saved = Registry(tmp_path).load_model()
+    saved = load_model(Registry(tmp_path))
     sample = as_model_input(list(sample_data.frame["text"][:20]))
     for member, call in zip(saved.members, (calls[3], calls[1]), strict=True):
         np.testing.assert_allclose(member(sample), call["model"](sample), atol=1e-5)

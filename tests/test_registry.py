@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.errors import RegistryError
 from pipeline.params import resolve_params
+from pipeline.predict import load_model
 from pipeline.recipes.ngram import build_classifier, build_end_to_end, build_text_encoder
 from pipeline.registry import ACTIVE_FILE, Registry
 
@@ -41,7 +42,7 @@ def test_saved_version_has_metadata_and_loads_with_its_vocabulary(tmp_path, mode
     version = save(registry, model, note="x")
     meta = registry.metadata(version)
     assert meta["version"] == version and meta["note"] == "x" and "created" in meta
-    loaded = registry.load_model(version)
+    loaded = load_model(registry, version)
     texts = np.array(["good show", "never seen"], dtype=object)
     np.testing.assert_allclose(loaded(texts), model(texts), atol=1e-6)
 
@@ -76,7 +77,7 @@ def test_unknown_version_lists_the_available_ones(tmp_path, model):
     registry = Registry(tmp_path)
     version = save(registry, model)
     with pytest.raises(RegistryError, match=f"Unknown model version 'v9'.*{version}"):
-        registry.load_model("v9")
+        load_model(registry, "v9")
     with pytest.raises(RegistryError, match="Unknown"):
         registry.promote("v9")
 
@@ -106,4 +107,4 @@ def test_unreadable_model_file_is_reported_as_a_registry_error(tmp_path, model):
     version = save(registry, model)
     (tmp_path / version / "model.keras").write_bytes(b"not a zip")
     with pytest.raises(RegistryError, match="could not be loaded"):
-        registry.load_model(version)
+        load_model(registry, version)

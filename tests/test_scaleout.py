@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from pipeline import config
-from pipeline.predict import load_predictor
+from pipeline.predict import load_model, load_predictor
 from pipeline.registry import Registry
 
 sys.path.insert(0, str(config.PROJECT_ROOT))
@@ -83,7 +83,7 @@ def test_two_dashboards_behind_nginx_with_sticky_sessions(nginx, shared_models):
 def test_api_workers_follow_a_promotion(shared_models):
     registry = Registry(shared_models)
     first = registry.active_version()
-    second = registry.save(registry.load_model(first), registry.metadata(first))
+    second = registry.save(load_model(registry, first), registry.metadata(first))
     port = free_port()
     env = {**os.environ, config.MODELS_DIR_ENV: str(shared_models),
            "SENTIMENT_REFRESH_SECONDS": "0.5", "PYTHONPATH": str(config.PROJECT_ROOT)}  # fmt: skip

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from pipeline import config
 from pipeline.backend import keras
 from pipeline.errors import RegistryError
+from pipeline.predict import load_model
 from pipeline.registry import METADATA_FILE, MODEL_FILE, Registry
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
@@ -71,7 +72,7 @@ def test_a_model_file_with_code_in_it_is_refused_by_safe_mode(tmp_path):
     (version / METADATA_FILE).write_text(json.dumps({"labels": ["a", "b"]}))
     registry = Registry(tmp_path)
     with pytest.raises(RegistryError, match="safe_mode"):
-        registry.load_model(version.name)
+        load_model(registry, version.name)
 
 
 def test_keras_is_pinned_at_or_above_the_safe_loading_fixes():
@@ -88,4 +89,4 @@ def test_models_are_loaded_only_from_the_registry_folder(tmp_path, tiny_models_d
     outside = Registry(tiny_models_dir).versions()[0]
     for sneaky in (f"../{outside}", str(tiny_models_dir / outside), "/etc/passwd"):
         with pytest.raises(RegistryError, match="Unknown model version"):
-            Registry(root).load_model(sneaky)
+            load_model(Registry(root), sneaky)

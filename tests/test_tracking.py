@@ -20,6 +20,7 @@ from pipeline.data import load_labelled_data
 from pipeline.errors import TrainingCancelled
 from pipeline.mlflow_run import CONFUSION_ARTIFACT, VERSION_TAG
 from pipeline.params import resolve_params
+from pipeline.predict import load_model
 from pipeline.registry import Registry
 from pipeline.tracking import DEFAULT_EXPERIMENT, EXPERIMENT_ENV, TENSORBOARD_FILE, TRACKING_URI_ENV
 from pipeline.train import train_and_save
@@ -286,7 +287,7 @@ def save_without_tensorboard_logs(registry: Registry, version: str) -> str:
     """A copy of a version saved the way versions were before the logs were kept; active."""
     meta = registry.metadata(version)
     old = {k: v for k, v in meta.items() if k not in ("version", "created", "files", "tracking")}
-    return registry.save(registry.load_model(version), old, promote=True)
+    return registry.save(load_model(registry, version), old, promote=True)
 
 
 @pytest.mark.usefixtures("fresh_caches")

@@ -17,9 +17,9 @@ from pipeline import config
 from pipeline.data import load_labelled_data, split_data
 from pipeline.errors import ParameterError, TrainingCancelled
 from pipeline.params import resolve_params
-from pipeline.predict import load_predictor
-from pipeline.recipes.serving import serving_forward
+from pipeline.predict import load_model, load_predictor
 from pipeline.registry import Registry
+from pipeline.runtimes.keras_model import transformer_forward as serving_forward
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +35,14 @@ def test_fine_tuned_version_loads_in_safe_mode_and_answers_raw_strings(tiny_mini
     assert meta["encoder"]["name"] == "tiny random BERT (tests)"
     assert len(meta["encoder"]["weights_sha256"]) == 64
     assert meta["sequence_length_used"] % 16 == 0
-    model = registry.load_model()  # safe_mode=True inside
+    model = load_model(registry)  # safe_mode=True inside
     direct = np.asarray(model(np.array(TEXTS, dtype=object)))
     assert direct.shape == (len(TEXTS), 3)
     np.testing.assert_allclose(direct.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_serving_path_matches_the_saved_model_called_directly(tiny_minilm_dir):
-    model = Registry(tiny_minilm_dir).load_model()
+    model = load_model(Registry(tiny_minilm_dir))
     predictor = load_predictor(tiny_minilm_dir)
     texts = TEXTS + [f"text number {i} " * (i % 7) for i in range(150)]  # several batches
     direct = np.asarray(model(np.array(texts, dtype=object)))
@@ -50,7 +50,7 @@ def test_serving_path_matches_the_saved_model_called_directly(tiny_minilm_dir):
 
 
 def test_a_new_shape_answers_at_once_and_runs_compiled_once_ready(tiny_minilm_dir):
-    model = Registry(tiny_minilm_dir).load_model()
+    model = load_model(Registry(tiny_minilm_dir))
     forward = serving_forward(model)
     texts = ["a short one", "and a rather longer text than that " * 3]
     first = forward(texts)  # no shape is compiled yet: the plain graph answers
@@ -64,7 +64,7 @@ def test_a_new_shape_answers_at_once_and_runs_compiled_once_ready(tiny_minilm_di
 
 
 def test_an_explanation_sized_batch_runs_padded_to_a_power_of_two_and_agrees(tiny_minilm_dir):
-    model = Registry(tiny_minilm_dir).load_model()
+    model = load_model(Registry(tiny_minilm_dir))
     forward = serving_forward(model, compile_in_background=False)
     texts = [f"word {i} of a tweet" for i in range(17)]
     answers = forward(texts)
@@ -212,7 +212,7 @@ def test_int8_version_is_smaller_and_close(tiny_minilm_dir, tmp_path):
         with zipfile.ZipFile(root / registry.active_version() / "model.keras") as archive:
             sizes[mode] = archive.getinfo("model.weights.h5").file_size
         predictions[mode] = load_predictor(root).predict_proba(TEXTS)
-        dtypes = {w.dtype for w in registry.load_model().network.weights}
+        dtypes = {w.dtype for w in load_model(registry).network.weights}
         assert ("int8" in dtypes) == (mode == "int8")
         assert ("before_quantization" in registry.metadata()) == (mode == "int8")
     assert sizes["int8"] < sizes["none"]  # a quarter for MiniLM; here HDF5 overhead dominates
@@ -287,8 +287,8 @@ def test_vendored_minilm_gives_sentence_transformers_embeddings(monkeypatch):
 
 
 def test_compiled_shapes_are_capped(tiny_minilm_dir, monkeypatch):
-    monkeypatch.setattr("pipeline.recipes.serving.MAX_COMPILED_SHAPES", 2)
-    model = Registry(tiny_minilm_dir).load_model()
+    monkeypatch.setattr("pipeline.runtimes.keras_model.MAX_COMPILED_SHAPES", 2)
+    model = load_model(Registry(tiny_minilm_dir))
     forward = serving_forward(model)
     texts = ["one", "two words here", "three " * 20, "four " * 40]
     answers = [forward([text] * rows) for text in texts for rows in (1, 3)]
@@ -300,7 +300,7 @@ def test_compiled_shapes_are_capped(tiny_minilm_dir, monkeypatch):
 
 
 def test_a_plain_graph_forward_compiles_nothing_and_agrees(tiny_minilm_dir):
-    model = Registry(tiny_minilm_dir).load_model()
+    model = load_model(Registry(tiny_minilm_dir))
     plain = serving_forward(model, compile_in_background=False, max_compiled=0)
     compiled = serving_forward(model, compile_in_background=False)
     texts = ["one", "two words here", "three " * 20]

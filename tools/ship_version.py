@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline import config  # noqa: E402
 from pipeline.analysis.predictions import PREDICTIONS_FILE  # noqa: E402
+from pipeline.predict import load_model  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
 
 WHY = "holds texts of the training data, whose licence forbids committing them"
@@ -58,7 +59,7 @@ def main() -> None:
     (staging / "metadata.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     staging.rename(target)
     registry = Registry(args.to)
-    registry.load_model(args.version)  # the shipped copy loads, with its checksums
+    load_model(registry, args.version)  # the shipped copy loads, with its checksums
     if args.promote:
         registry.promote(args.version)
     print(f"shipped {target} without {', '.join(left_out) or 'nothing'}")

@@ -38,40 +38,6 @@ def recipe_of(architecture: str | None):
     return get_recipe(architecture if architecture in RECIPE_MODULES else "fasttext")
 
 
-def load_keras_model(path, architecture: str | None):
-    """Load a saved end-to-end model with Keras safe_mode on (no arbitrary code runs).
-
-    Args:
-        path: the model.keras file.
-        architecture: the version's architecture, whose module registers the custom
-            layers the file refers to; None (older metadata) means an n-gram recipe.
-
-    Returns:
-        The keras.Model.
-    """
-    recipe_of(architecture)  # imports the module that registers the file's layers
-    from pipeline.backend import keras
-
-    return keras.saving.load_model(path, safe_mode=True)
-
-
-def serving_forward(model, architecture: str | None, **options):
-    """The fastest Keras serving function for a loaded model: texts -> probabilities.
-
-    Args:
-        model: the loaded end-to-end model.
-        architecture: its architecture.
-        **options: for a recipe's own serving path, e.g. serving.TieredNetwork's
-            `max_compiled`; the plain Keras path takes none.
-    """
-    recipe = recipe_of(architecture)
-    if recipe.forward is not None:
-        return recipe.forward(model, **options)
-    from pipeline.predict import keras_forward
-
-    return keras_forward(model)
-
-
 def check_model_size(params: dict, n_classes: int, max_parameters: int) -> None:
     """Refuse an n-gram network with more weights than a shared server allows.
 

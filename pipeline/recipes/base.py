@@ -16,57 +16,13 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 from pipeline.backend import keras
-from pipeline.calibration import PROBABILITY_FLOOR
 from pipeline.data import Splits
 from pipeline.params import CLASS_WEIGHT_POWERS
+from pipeline.runtimes.layers import add_temperature
 
 ProgressReport = Callable[[dict], None]
 # (splits, labels, params, report, stop_event) -> (end-to-end model, per-epoch history, extras)
 FitFunction = Callable[..., tuple]
-
-
-@keras.saving.register_keras_serializable(package="sentiment")
-class TemperatureScaling(keras.layers.Layer):
-    """softmax(log(p) / T) of a model's output probabilities p: temperature scaling.
-
-    T is in the layer's config (config.json of the `.keras` file), where the NumPy serving
-    path reads it too; pipeline.calibration.scale_probabilities is the same function.
-
-    Args:
-        temperature: T > 0; above 1 softens the probabilities, below 1 sharpens them.
-    """
-
-    def __init__(self, temperature: float = 1.0, **kwargs):
-        kwargs["trainable"] = False
-        super().__init__(**kwargs)
-        self.temperature = float(temperature)
-
-    def call(self, probabilities):
-        ops = keras.ops
-        logits = ops.log(ops.clip(probabilities, PROBABILITY_FLOOR, 1.0))
-        return ops.softmax(logits / self.temperature, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "temperature": self.temperature}
-
-
-def add_temperature(model: keras.Model, temperature: float) -> keras.Model:
-    """The same functional model with a TemperatureScaling layer on its output.
-
-    The new model holds the same layers (and so the same weights) plus the scaling layer.
-
-    Args:
-        model: a functional model whose output is class probabilities.
-        temperature: the fitted T.
-
-    Returns:
-        A functional model with the same inputs and name.
-    """
-    scaled = TemperatureScaling(temperature, name="temperature")(model.output)
-    return keras.Model(model.input, scaled, name=model.name)
 
 
 @dataclass(frozen=True)
@@ -78,8 +34,6 @@ class Recipe:
         fit: trains on a split; returns (model taking raw strings, history dict, extra
             metadata dict) and raises TrainingCancelled when the stop event is set.
         count_weights: (params, n_classes) -> the network's number of weights.
-        forward: builds the fastest serving function for a loaded model, texts ->
-            probabilities; None means pipeline.predict.keras_forward.
         with_temperature: (model, T) -> the model to save, temperature-scaled where its
             serving path runs (see pipeline.calibration).
         quantize: stores a trained model's large layers' weights in int8, in place, for
@@ -92,7 +46,6 @@ class Recipe:
     name: str
     fit: FitFunction
     count_weights: Callable[[dict, int], int]
-    forward: Callable | None = None
     with_temperature: Callable = add_temperature
     quantize: Callable | None = None
     refits_members: bool = False

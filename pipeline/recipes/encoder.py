@@ -18,21 +18,17 @@ import numpy as np
 from pipeline import config
 from pipeline.backend import keras, keras_hub, tf
 from pipeline.errors import ParameterError
-from pipeline.recipes.batching import (  # noqa: F401  (re-exported for the recipes)
+from pipeline.runtimes.batching import (  # noqa: F401  (re-exported for the recipes)
     LENGTH_BUCKET,
     SERVING_BATCH,
+    bert_inputs,
     length_batches,
     token_lengths,
     trim,
 )
-from pipeline.recipes.ngram import CleanText
+from pipeline.runtimes.layers import CleanText
 from pipeline.text import TRANSFORMER_RULES, emoji_characters
 
-BERT_INPUT_SPEC = {
-    "token_ids": tf.TensorSpec((None, None), tf.int32),
-    "padding_mask": tf.TensorSpec((None, None), tf.bool),
-    "segment_ids": tf.TensorSpec((None, None), tf.int32),
-}
 PROBE_TEXTS = (
     "I love this, what a great night!",
     "This is the worst debate I have ever seen.",
@@ -123,16 +119,6 @@ def choose_sequence_length(train_texts, tokenizer, cap: int, quantile: float = 0
     lengths = token_lengths(tokenize(cleaner, packer, list(train_texts)))
     wanted = int(np.ceil(np.quantile(lengths, quantile) / LENGTH_BUCKET) * LENGTH_BUCKET)
     return int(min(cap, max(LENGTH_BUCKET, wanted)))
-
-
-def bert_inputs(token_ids) -> dict:
-    """The backbone's three inputs from token ids (one segment, 0 is padding)."""
-    token_ids = np.asarray(token_ids, dtype="int32")
-    return {
-        "token_ids": token_ids,
-        "padding_mask": token_ids != 0,
-        "segment_ids": np.zeros_like(token_ids),
-    }
 
 
 def build_pooled_encoder(backbone) -> keras.Model:

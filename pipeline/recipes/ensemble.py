@@ -10,73 +10,25 @@ measurement.
 Both members train on the same split with their own recipe's settings: the `minilm`
 member with this version's hyperparameters, the `fasttext` member with fasttext's defaults
 and the same seed and class weighting. The saved version is one Keras model taking raw
-strings (`GeometricEnsemble`), so loading with safe_mode, the REST API and the SavedModel
-export treat it like any other; `serving_forward` runs each member's own fast serving path
-and combines the answers with the same arithmetic.
+strings (pipeline.runtimes.layers.GeometricEnsemble), so loading with safe_mode, the REST
+API and the SavedModel export treat it like any other; its Keras serving path
+(pipeline.runtimes.keras_model.pair_forward) runs each member's own fast path and combines
+the answers with the same arithmetic.
 """
 
 import threading
 
-import numpy as np
-
-from pipeline import numpy_model
-from pipeline.backend import keras
-from pipeline.calibration import PROBABILITY_FLOOR
 from pipeline.errors import TrainingCancelled
 from pipeline.params import resolve_params
 from pipeline.recipes import ngram, transformer
 from pipeline.recipes.base import Recipe
-from pipeline.recipes.geometric import combine
 from pipeline.recipes.refit import fit_with_refit
+from pipeline.runtimes.layers import GeometricEnsemble
 
 NAME = "minilm+fasttext"
 MEMBERS = ("minilm", "fasttext")
 # Member settings taken from the ensemble's own: the rest are the member recipe's defaults.
 SHARED_WITH_FASTTEXT = ("seed", "class_weighting", "final_refit")
-
-
-@keras.saving.register_keras_serializable(package="sentiment")
-class GeometricEnsemble(keras.Model):
-    """Raw strings -> softmax(sum_i w_i log p_i / T): the members' weighted geometric mean.
-
-    Args:
-        members: end-to-end models (raw strings in, probabilities out), in MEMBERS order.
-        weights: one weight per member, summing to 1.
-        temperature: T of the temperature scaling fitted on the combination (1 = none).
-    """
-
-    def __init__(self, members, weights, temperature: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.members = list(members)
-        self.member_weights = [float(w) for w in weights]
-        self.temperature = float(temperature)
-        self.built = True  # every member is already built; nothing to trace
-
-    def build(self, input_shape=None):
-        self.built = True
-
-    def call(self, texts, training=False):
-        ops = keras.ops
-        logs = [
-            weight * ops.log(ops.clip(member(texts, training=training), PROBABILITY_FLOOR, 1.0))
-            for member, weight in zip(self.members, self.member_weights, strict=True)
-        ]
-        return ops.softmax(sum(logs) / self.temperature, axis=-1)
-
-    def get_config(self):
-        serialize = keras.saving.serialize_keras_object
-        return {
-            "name": self.name,
-            "members": [serialize(member) for member in self.members],
-            "weights": self.member_weights,
-            "temperature": self.temperature,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        members = [keras.saving.deserialize_keras_object(m) for m in config.pop("members")]
-        return cls(members, **config)
 
 
 def member_params(params: dict) -> dict[str, dict]:
@@ -163,37 +115,6 @@ def quantize(model: GeometricEnsemble) -> None:
     transformer.quantize(model.members[0])
 
 
-def serving_forward(
-    model: GeometricEnsemble, compile_in_background: bool = True, max_compiled=None
-):
-    """Texts -> probabilities: each member's own serving path, combined as in `call`.
-
-    The transformer runs through serving.serving_forward, fasttext through its NumPy forward
-    pass (pipeline.numpy_model, a tenth of a millisecond a text).
-
-    Args:
-        model: a loaded GeometricEnsemble.
-        compile_in_background: see serving.TieredNetwork.
-        max_compiled: see serving.TieredNetwork.
-
-    Returns:
-        A function mapping a list of texts to an array (n, classes); its `network`
-        attribute is the transformer member's TieredNetwork.
-    """
-    minilm, fasttext = model.members
-    forwards = [
-        transformer.serving_forward(minilm, compile_in_background, max_compiled),
-        numpy_model.from_keras(fasttext).predict_proba,
-    ]
-
-    def forward(texts: list[str]) -> np.ndarray:
-        answers = [member_forward(texts) for member_forward in forwards]
-        return combine(answers, model.member_weights, model.temperature)
-
-    forward.network = forwards[0].network
-    return forward
-
-
 def count_weights(params: dict, n_classes: int) -> int:
     """Both members' weights."""
     settings = member_params(params)
@@ -207,7 +128,6 @@ RECIPES = {
         NAME,
         fit,
         count_weights,
-        serving_forward,
         with_temperature,
         quantize,
         refits_members=True,

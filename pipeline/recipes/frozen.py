@@ -28,7 +28,6 @@ from pipeline.recipes.encoder import (
     tokenize,
     trim,
 )
-from pipeline.recipes.serving import serving_forward
 from pipeline.recipes.transformer import (
     build_end_to_end,
     build_network,
@@ -119,8 +118,4 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
     return build_end_to_end(cleaner, packer, network), history.history, extras
 
 
-RECIPES = {
-    "minilm-frozen": Recipe(
-        "minilm-frozen", fit, count_weights, serving_forward, with_temperature, quantize
-    )
-}
+RECIPES = {"minilm-frozen": Recipe("minilm-frozen", fit, count_weights, with_temperature, quantize)}

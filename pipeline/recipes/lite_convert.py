@@ -1,7 +1,7 @@
 """A transformer version's LiteRT copy, made at save time (this half needs TensorFlow).
 
 `to_tflite` converts the network as it is stored, and `check_copy` loads the copy the way
-serving does (pipeline.recipes.lite) and measures how closely it follows the Keras model;
+serving does (pipeline.runtimes.lite) and measures how closely it follows the Keras model;
 training keeps the copy only if it gives the same label on at least MIN_SAME_LABEL of the
 validation and test texts.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.recipes.base import release_heap
-from pipeline.recipes.lite import LITE_FILE, open_lite_model
+from pipeline.runtimes.lite import LITE_FILE, open_lite_model
 
 # Serving by LiteRT is kept only if it gives the Keras model's label on at least this share
 # of the validation texts (issue 12's bar for any faster path).

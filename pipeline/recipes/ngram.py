@@ -16,69 +16,10 @@ from pipeline.recipes.base import (
     release_training_state,
     training_callbacks,
 )
-from pipeline.text import CLEANING_RULES, TEXT_END, TEXT_START, emoji_characters
+from pipeline.runtimes.layers import CleanText
+from pipeline.text import TEXT_END, TEXT_START, emoji_characters
 
 layers = keras.layers
-
-
-@keras.saving.register_keras_serializable(package="sentiment")
-class CleanText(layers.Layer):
-    """pipeline.text's cleaning as TensorFlow string ops, at the front of every saved model.
-
-    The emoji table, the rules and the boundary marks are stored in the layer's config,
-    inside the `.keras` file, so a saved model keeps the cleaning it was trained with even if
-    pipeline/text.py changes later; pipeline.text.Cleaner runs the same config in Python.
-
-    Args:
-        rules: (pattern, replacement) pairs, run in order after ASCII lower-casing.
-        characters: (code point, replacement) pairs applied first, one code point at a time
-            (pipeline.text.emoji_characters); empty in models saved before emoji had names.
-        prefix: text put before the cleaned text.
-        suffix: text put after it.
-    """
-
-    def __init__(
-        self, rules=CLEANING_RULES, characters=(), prefix: str = "", suffix: str = "", **kwargs
-    ):
-        kwargs["trainable"] = False
-        super().__init__(**kwargs)
-        self.rules = [tuple(rule) for rule in rules]
-        self.characters = sorted((int(code), str(text)) for code, text in characters)
-        self.prefix = prefix
-        self.suffix = suffix
-
-    def _map_characters(self, texts):
-        """Replace each code point found in the table by its text (a sorted-array lookup)."""
-        codes = tf.constant([code for code, _ in self.characters], dtype=tf.int32)
-        names = tf.constant([text for _, text in self.characters])
-        pieces = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-        points = tf.strings.unicode_decode(texts, "UTF-8", errors="replace").flat_values
-        slot = tf.minimum(tf.searchsorted(codes, points), len(self.characters) - 1)
-        found = tf.equal(tf.gather(codes, slot), points)
-        mapped = tf.where(found, tf.gather(names, slot), pieces.flat_values)
-        return tf.strings.reduce_join(pieces.with_flat_values(mapped), axis=-1)
-
-    def call(self, texts):
-        if self.characters:
-            texts = self._map_characters(texts)
-        texts = tf.strings.lower(texts)
-        for pattern, replacement in self.rules:
-            texts = tf.strings.regex_replace(texts, pattern, replacement)
-        if self.prefix or self.suffix:
-            texts = tf.strings.join([self.prefix, texts, self.suffix])
-        return texts
-
-    def compute_output_spec(self, texts):
-        return keras.KerasTensor(texts.shape, dtype="string")
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "rules": [list(rule) for rule in self.rules],
-            "characters": [list(pair) for pair in self.characters],
-            "prefix": self.prefix,
-            "suffix": self.suffix,
-        }
 
 
 # How each architecture tokenizes. Character 3- to 5-grams of the cleaned text catch

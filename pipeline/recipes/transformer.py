@@ -6,8 +6,8 @@ temperature scaling, when calibration keeps one: pipeline.calibration). It is tr
 way BERT fine-tuning is: AdamW with weight decay (not on biases and layer norms), a linear
 warm-up then cosine decay, gradient clipping, class weights, early stopping on validation
 loss, and batches of similar length so little compute goes to padding. The saved model
-takes raw strings; serving.serving_forward runs the same layers with the padding trimmed
-per batch.
+takes raw strings (pipeline.runtimes.layers.TextClassifier); the Keras serving path
+(pipeline.runtimes.keras_model) runs the same layers with the padding trimmed per batch.
 """
 
 import json
@@ -22,14 +22,12 @@ from pipeline.backend import keras, keras_hub, tf
 from pipeline.errors import ParameterError, TrainingCancelled
 from pipeline.recipes.base import (
     Recipe,
-    add_temperature,
     class_weights,
     encoded_splits,
     release_training_state,
     training_callbacks,
 )
 from pipeline.recipes.encoder import (
-    BERT_INPUT_SPEC,
     SERVING_BATCH,
     bert_inputs,
     build_pooled_encoder,
@@ -43,7 +41,8 @@ from pipeline.recipes.encoder import (
     trim,
 )
 from pipeline.recipes.optimizer import averaging_callbacks, make_optimizer
-from pipeline.recipes.serving import serving_forward
+from pipeline.runtimes.keras_model import BERT_INPUT_SPEC
+from pipeline.runtimes.layers import TextClassifier, add_temperature, use_float_activations
 
 MAX_POSITIONS = 512
 
@@ -62,59 +61,6 @@ def build_network(backbone, n_classes: int, dropout: float) -> keras.Model:
         n_classes, activation="softmax", dtype="float32", name="head"
     )(pooled)
     return keras.Model(inputs, probabilities, name="network")
-
-
-@keras.saving.register_keras_serializable(package="sentiment")
-class TextClassifier(keras.Model):
-    """Raw strings (n,) -> probabilities (n, classes), with the cleaning and tokenizer inside.
-
-    The keras-hub split (preprocessor, backbone, head) as one saved model: the tokenizer's
-    vocabulary is a saved asset that is only set after the layers are rebuilt, so the
-    preprocessing is held as attributes and run in `call`, as keras-hub's own tasks do,
-    rather than traced into a functional graph at load time.
-
-    Args:
-        cleaner: a CleanText layer.
-        packer: a BertTextClassifierPreprocessor (tokenizer and packing).
-        network: the model from build_network.
-        float_activations: the network's int8 layers take float inputs (weights-only int8,
-            see `quantize`). Keras keeps that in each layer's quantization config, but
-            keras-hub's backbone rebuilds its layers from its own arguments when it loads, so
-            the choice is kept here and applied again.
-    """
-
-    def __init__(self, cleaner, packer, network, float_activations: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.cleaner, self.packer, self.network = cleaner, packer, network
-        self.float_activations = bool(float_activations)
-        if self.float_activations:
-            use_float_activations(network)
-        self.built = True  # every part is already built; nothing to trace
-
-    def build(self, input_shape=None):
-        self.built = True
-
-    def call(self, texts, training=False):
-        return self.network(self.packer(self.cleaner(texts)), training=training)
-
-    def get_config(self):
-        serialize = keras.saving.serialize_keras_object
-        return {
-            "name": self.name,
-            "cleaner": serialize(self.cleaner),
-            "packer": serialize(self.packer),
-            "network": serialize(self.network),
-            "float_activations": self.float_activations,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        parts = {k: keras.saving.deserialize_keras_object(config.pop(k)) for k in PARTS}
-        return cls(**parts, **config)
-
-
-PARTS = ("cleaner", "packer", "network")
 
 
 def build_end_to_end(cleaner, packer, network) -> TextClassifier:
@@ -138,21 +84,14 @@ def build_end_to_end(cleaner, packer, network) -> TextClassifier:
 def with_temperature(model: TextClassifier, temperature: float) -> TextClassifier:
     """The model with temperature scaling at the end of its network.
 
-    It goes inside `network`, not after the whole model, because serving.serving_forward
-    runs the network alone (after tokenizing outside it).
+    It goes inside `network`, not after the whole model, because the Keras serving path
+    (pipeline.runtimes.keras_model.transformer_forward) runs the network alone (after
+    tokenizing outside it).
     """
     network = add_temperature(model.network, temperature)
     return TextClassifier(
         model.cleaner, model.packer, network, model.float_activations, name=model.name
     )
-
-
-def use_float_activations(network) -> None:
-    """Turn off the per-call quantization of the inputs of a network's int8 layers."""
-    # Model.quantize walks the layers the same way (nested layers included).
-    for layer in network._flatten_layers():
-        if getattr(layer, "inputs_quantizer", None) is not None:
-            layer.inputs_quantizer = None
 
 
 def quantize(model: TextClassifier) -> None:
@@ -300,6 +239,4 @@ def _fit_network(network, splits, labels, cleaner, packer, params, report, stop_
     return history.history
 
 
-RECIPES = {
-    "minilm": Recipe("minilm", fit, count_weights, serving_forward, with_temperature, quantize)
-}
+RECIPES = {"minilm": Recipe("minilm", fit, count_weights, with_temperature, quantize)}

@@ -1,8 +1,9 @@
 """The model registry: immutable versions with metadata, an active pointer, atomic saves.
 
-The registry knows versions, their metadata and which one is active; where the files live
-is the storage layer's business (pipeline.registry.store): a local folder, or any fsspec
-URL such as s3://bucket/models. The same guarantees hold on both:
+The registry knows versions, their files, their metadata and which one is active; it loads
+no model (pipeline.predict does, through a runtime). Where the files live is the storage
+layer's business (the contract: pipeline.registry.store.Store): a local folder, or any
+fsspec URL such as s3://bucket/models. The same guarantees hold on both:
 - a save is all or nothing: a crash mid-save never leaves a half version visible;
 - two writers never lose an update of the active pointer (every change is a
   compare-and-swap, retried on fresh state);
@@ -27,18 +28,38 @@ from pathlib import Path
 
 from pipeline import config
 from pipeline.errors import RegistryError, StoreUnavailable
+from pipeline.registry.local import LocalStore
 from pipeline.registry.store import (
     ACTIVE_FILE,
     EVALUATIONS_DIR,
     METADATA_FILE,
     MODEL_FILE,
     TEMP_PREFIX,
+    Store,
     file_digest,
-    open_store,
 )
 
-__all__ = ["ACTIVE_FILE", "METADATA_FILE", "MODEL_FILE", "TEMP_PREFIX", "Registry"]
+__all__ = ["ACTIVE_FILE", "METADATA_FILE", "MODEL_FILE", "TEMP_PREFIX", "Registry", "open_store"]
 SWAP_ATTEMPTS = 20
+
+
+def open_store(location: str) -> Store:
+    """The store for a location: a LocalStore for a path or file:// URL, else an ObjectStore.
+
+    Args:
+        location: a folder or an fsspec URL (config.models_dir resolves it).
+
+    Returns:
+        A LocalStore or an ObjectStore.
+    """
+    if location.startswith("file://"):
+        location = location.removeprefix("file://")
+    if config.is_url(location):
+        # Imported only for a URL: fsspec alone takes about half a second to import.
+        from pipeline.registry.objects import ObjectStore
+
+        return ObjectStore(location)
+    return LocalStore(Path(location))
 
 
 def new_version_id() -> str:
@@ -146,24 +167,6 @@ class Registry:
             rows.append({**meta, "version": version, "active": version == active})
         return rows
 
-    def load_model(self, version: str | None = None):
-        """Load a version's Keras model with safe_mode on (no arbitrary code runs).
-
-        Args:
-            version: a version id, or None for the active one.
-
-        Returns:
-            The end-to-end keras.Model.
-        """
-        from pipeline.recipes import load_keras_model
-
-        architecture = self.metadata(version).get("architecture")
-        model_path = self.model_file(version)
-        try:
-            return load_keras_model(model_path, architecture)
-        except Exception as exc:  # any failure to load means the version is broken
-            raise RegistryError(f"Model file {model_path} could not be loaded: {exc}") from exc
-
     def problem(self, version: str) -> str | None:
         """Why a version's model file cannot be loaded, or None if it looks whole.
 
@@ -178,19 +181,6 @@ class Registry:
         versions = self.versions()
         candidates = [self.active_version(), *versions]
         return next((v for v in candidates if v in versions and not self.problem(v)), None)
-
-    def load_numpy_model(self, version: str | None = None):
-        """Load a version for TensorFlow-free serving (see pipeline.numpy_model).
-
-        Args:
-            version: a version id, or None for the active one.
-
-        Returns:
-            A NumpyFastText, or None when the version's architecture needs Keras.
-        """
-        from pipeline.numpy_model import load_numpy_model
-
-        return load_numpy_model(self.model_file(version))
 
     def save(
         self, model, metadata: dict, promote: bool = False, files: dict[str, bytes] | None = None

@@ -16,16 +16,16 @@ dot so they are never listed as versions: each version's evaluations live in
 `.evaluations/<version>/`, one immutable folder per evaluation with its own
 `metadata.json`, committed the same way as a version.
 
-The registry (pipeline.registry) uses only the methods below, so it never knows which
-store it is on.
+The registry (pipeline.registry) uses only what `Store` lists, so it never knows which
+store it is on; pipeline.registry.open_store picks one for a location.
 """
 
 import hashlib
 import zipfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-
-from pipeline import config
+from typing import Protocol, runtime_checkable
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
@@ -86,21 +86,82 @@ def model_file_problem(path: Path) -> str | None:
     return f"{MODEL_FILE} lacks {', '.join(sorted(missing))}" if missing else None
 
 
-def open_store(location: str):
-    """The store for a location: a LocalStore for a path or file:// URL, else an ObjectStore.
+@runtime_checkable
+class Store(Protocol):
+    """What a store of versions offers the registry; LocalStore and ObjectStore both do.
 
-    Args:
-        location: a folder or an fsspec URL (config.models_dir resolves it).
+    A version is staged in a local folder, then committed (made visible all at once); it
+    never changes after that. Changes of the store (commits, the pointer, deletions) are made
+    while holding `exclusive()`.
 
-    Returns:
-        A LocalStore or an ObjectStore.
+    Attributes:
+        location: the folder or URL as given, for messages.
+        work_dir: a local folder for locks and caches (the store itself for a folder).
+        remote: whether the versions live elsewhere and are downloaded once.
+        unavailable: why the store could not be reached on the last request, or None.
     """
-    if location.startswith("file://"):
-        location = location.removeprefix("file://")
-    if config.is_url(location):
-        from pipeline.registry.objects import ObjectStore
 
-        return ObjectStore(location)
-    from pipeline.registry.local import LocalStore
+    location: str
+    work_dir: Path
+    remote: bool
+    unavailable: str | None
 
-    return LocalStore(Path(location))
+    def exclusive(self) -> AbstractContextManager:
+        """The lock that every change of the store is made under."""
+        ...
+
+    def committed(self) -> list[str]:
+        """Committed version ids (names starting with a dot excluded), newest first."""
+        ...
+
+    def read_metadata(self, version: str) -> str:
+        """The text of a committed version's metadata.json."""
+        ...
+
+    def version_file(self, version: str, name: str = MODEL_FILE) -> Path:
+        """A local path to one of a version's files (downloaded once from a remote store)."""
+        ...
+
+    def model_problem(self, version: str) -> str | None:
+        """Why a version's model file is not whole, or None (a cheap check)."""
+        ...
+
+    def staging(self, version: str) -> Path:
+        """A new local folder to write a version's files into before `commit`."""
+        ...
+
+    def commit(self, version: str, folder: Path) -> None:
+        """Make a staged folder visible as `version`, all or nothing (under `exclusive`)."""
+        ...
+
+    def discard(self, folder: Path) -> None:
+        """Delete a staging folder, committed or not."""
+        ...
+
+    def hide(self, version: str) -> object:
+        """Take a version out of sight; returns what `unhide` and `purge` need."""
+        ...
+
+    def unhide(self, version: str, hidden: object) -> None:
+        """Put a hidden version back."""
+        ...
+
+    def purge(self, version: str, hidden: object) -> None:
+        """Delete a hidden version for good."""
+        ...
+
+    def substore(self, name: str) -> "Store":
+        """A store of the same kind under `name` (e.g. ".evaluations/<version>")."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Delete a sub-store and everything in it; nothing half-deleted stays listed."""
+        ...
+
+    def read_pointer(self) -> Pointer:
+        """The active pointer as read now."""
+        ...
+
+    def swap_pointer(self, expected: Pointer, version: str) -> bool:
+        """Point at `version` if the pointer is still `expected`; False if it changed."""
+        ...

@@ -1,7 +1,8 @@
 """The `minilm+fasttext` pair's combination in NumPy, without TensorFlow.
 
-recipes.ensemble.GeometricEnsemble computes the same in Keras; its serving path and the
-pair's LiteRT path (recipes.lite) call this.
+pipeline.runtimes.layers.GeometricEnsemble computes the same in Keras; its Keras serving
+path (pipeline.runtimes.keras_model.pair_forward) and the pair's LiteRT path
+(pipeline.runtimes.lite) call this.
 """
 
 import numpy as np

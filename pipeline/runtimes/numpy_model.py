@@ -110,7 +110,7 @@ class NumpyFastText:
         self.clean = Cleaner.from_config(cleaning)
         self.ngrams = tuple(vectorizer["ngrams"] or (1,))
         self.length = vectorizer["output_sequence_length"]
-        # recipes.base.TemperatureScaling on the output, when calibration kept one.
+        # runtimes.layers.TemperatureScaling on the output, when calibration kept one.
         self.temperature = layers.get("TemperatureScaling", {}).get("temperature")
         # The first width alone fills the sequence once a text has this many characters,
         # so longer cleaned texts can be cut there without changing any id.

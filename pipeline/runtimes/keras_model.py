@@ -1,10 +1,16 @@
-"""Serving a transformer version: texts -> probabilities, fast, without compile stalls.
+"""The Keras path: load a saved version with Keras, and serve it fast, without compile stalls.
 
-The saved model runs unchanged, but padding is trimmed per batch: texts are sorted by
-token length and each batch of up to SERVING_BATCH is cut to its longest text (in
+`load_keras_model` loads a `.keras` file with safe_mode on (no arbitrary code runs), after
+registering the project's own classes (pipeline.runtimes.layers). `serving_forward` picks
+the fastest Keras serving function for the loaded model by its class: a TextClassifier (a
+transformer) runs `transformer_forward`, a GeometricEnsemble (a pair) runs each member's own
+path and combines them, anything else one traced graph (`keras_forward`).
+
+A transformer's saved model runs unchanged, but padding is trimmed per batch: texts are
+sorted by token length and each batch of up to SERVING_BATCH is cut to its longest text (in
 LENGTH_BUCKET steps), so a short tweet costs a short forward pass.
 
-This is the path of versions without a LiteRT copy (recipes.lite). XLA makes the
+This is the path of versions without a LiteRT copy (pipeline.runtimes.lite). XLA makes the
 network several times faster, but it compiles a program per input
 shape, and each compilation takes a second or more on 2 cores. So serving is tiered: a
 shape seen for the first time runs through the plain TensorFlow graph (one trace serves
@@ -17,19 +23,83 @@ other shape keeps the plain graph.
 """
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pipeline.backend import tf
-from pipeline.predict import as_model_input
-from pipeline.recipes.batching import (
+from pipeline.backend import keras, tf
+from pipeline.runtimes import numpy_model
+from pipeline.runtimes.batching import (
     SERVING_BATCH,
+    bert_inputs,
     length_batches,
     token_lengths,
     trim,
 )
-from pipeline.recipes.encoder import BERT_INPUT_SPEC, bert_inputs
+from pipeline.runtimes.geometric import combine
+from pipeline.runtimes.layers import GeometricEnsemble, TextClassifier
+
+BERT_INPUT_SPEC = {
+    "token_ids": tf.TensorSpec((None, None), tf.int32),
+    "padding_mask": tf.TensorSpec((None, None), tf.bool),
+    "segment_ids": tf.TensorSpec((None, None), tf.int32),
+}
+
+
+def load_keras_model(path) -> keras.Model:
+    """Load a saved end-to-end model with Keras safe_mode on (no arbitrary code runs).
+
+    Args:
+        path: the model.keras file.
+
+    Returns:
+        The keras.Model; its custom classes are those of pipeline.runtimes.layers.
+    """
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def as_model_input(texts: list[str]) -> np.ndarray:
+    """Texts as the string tensor a saved model takes."""
+    # Text that is not valid UTF-8 (lone surrogates) is replaced, not allowed to crash.
+    return np.array([t.encode("utf-8", "replace") for t in texts], dtype=object)
+
+
+def keras_forward(model) -> Callable[[list[str]], np.ndarray]:
+    """Probabilities from an end-to-end Keras model, through one traced graph.
+
+    Args:
+        model: a model mapping a batch of strings to class probabilities.
+
+    Returns:
+        A function mapping a list of texts to an array (n, classes).
+    """
+    # One traced graph for every batch size; calling the model eagerly is far slower.
+    infer = tf.function(
+        lambda texts: model(texts, training=False),
+        input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string)],
+        reduce_retracing=True,
+    )
+    return lambda texts: infer(as_model_input(texts)).numpy()
+
+
+def serving_forward(model, compile_in_background: bool = True, max_compiled=None):
+    """The fastest Keras serving function for a loaded model: texts -> probabilities.
+
+    Args:
+        model: the loaded end-to-end model.
+        compile_in_background: see TieredNetwork (transformers and pairs only).
+        max_compiled: see TieredNetwork (transformers and pairs only).
+
+    Returns:
+        A function mapping a list of texts to an array (n, classes).
+    """
+    if isinstance(model, GeometricEnsemble):
+        return pair_forward(model, compile_in_background, max_compiled)
+    if isinstance(model, TextClassifier):
+        return transformer_forward(model, compile_in_background, max_compiled)
+    return keras_forward(model)
+
 
 # Compiled XLA programs a process keeps at most (memory); see the module's docstring.
 MAX_COMPILED_SHAPES = 16
@@ -91,7 +161,7 @@ class TieredNetwork:
         self._compiler.submit(lambda: None).result()
 
 
-def serving_forward(model, compile_in_background: bool = True, max_compiled=None):
+def transformer_forward(model, compile_in_background: bool = True, max_compiled=None):
     """Texts -> probabilities through the model's own layers, padding trimmed per batch.
 
     tests/test_transformer.py checks it against the saved model called directly.
@@ -137,3 +207,32 @@ def pad_rows(token_ids: np.ndarray) -> np.ndarray:
     if wanted == rows:
         return token_ids
     return np.concatenate([token_ids, np.repeat(token_ids[:1], wanted - rows, axis=0)])
+
+
+def pair_forward(model: GeometricEnsemble, compile_in_background: bool = True, max_compiled=None):
+    """Texts -> probabilities: each member's own serving path, combined as in its `call`.
+
+    The transformer runs through transformer_forward, fasttext through its NumPy forward pass
+    (pipeline.runtimes.numpy_model, a tenth of a millisecond a text).
+
+    Args:
+        model: a loaded GeometricEnsemble.
+        compile_in_background: see TieredNetwork.
+        max_compiled: see TieredNetwork.
+
+    Returns:
+        A function mapping a list of texts to an array (n, classes); its `network`
+        attribute is the transformer member's TieredNetwork.
+    """
+    minilm, fasttext = model.members
+    forwards = [
+        transformer_forward(minilm, compile_in_background, max_compiled),
+        numpy_model.from_keras(fasttext).predict_proba,
+    ]
+
+    def forward(texts: list[str]) -> np.ndarray:
+        answers = [member_forward(texts) for member_forward in forwards]
+        return combine(answers, model.member_weights, model.temperature)
+
+    forward.network = forwards[0].network
+    return forward

@@ -1,6 +1,6 @@
 """BERT's WordPiece tokenizer in plain Python, as keras-hub's BertTokenizer runs it in TF.
 
-The LiteRT serving path (pipeline.recipes.lite) must turn text into token ids without
+The LiteRT serving path (pipeline.runtimes.lite) must turn text into token ids without
 TensorFlow, whose import alone takes seconds and 700 MiB. This follows keras-hub's own
 TensorFlow-free path (`keras_hub.src.tokenizers.word_piece_tokenizer`, which cannot be
 imported without TensorFlow): split on whitespace, control characters, punctuation and CJK

@@ -6,15 +6,15 @@ of a transformer's cold start and serving memory. So when a `minilm`, `minilm-fr
 (TensorFlow Lite) flatbuffer, `model.tflite`, kept beside `model.keras` (at save time, with
 TensorFlow: pipeline.recipes.lite_convert). Serving then needs
 only `ai-edge-litert` (the LiteRT interpreter, with its XNNPACK CPU kernels), NumPy and
-`pipeline.recipes.wordpiece`:
+`pipeline.runtimes.wordpiece`:
 
     cleaning (the saved CleanText rules, in Python) -> WordPiece token ids -> batches by
-    length (pipeline.recipes.batching) -> the LiteRT network -> temperature scaling
+    length (pipeline.runtimes.batching) -> the LiteRT network -> temperature scaling
 
-and for a pair, the fasttext member's NumPy forward pass (pipeline.numpy_model) and the
-geometric mean (recipes.geometric). The cleaning rules, vocabulary, sequence length, member
-weights and temperature are read from the `.keras` file itself, so the two files cannot
-disagree on them. Nothing here may import TensorFlow.
+and for a pair, the fasttext member's NumPy forward pass (pipeline.runtimes.numpy_model) and
+the geometric mean (pipeline.runtimes.geometric). The cleaning rules, vocabulary, sequence
+length, member weights and temperature are read from the `.keras` file itself, so the two
+files cannot disagree on them. Nothing here may import TensorFlow.
 """
 
 import importlib.util
@@ -27,11 +27,11 @@ import numpy as np
 
 from pipeline.calibration import scale_probabilities
 from pipeline.errors import RegistryError
-from pipeline.numpy_model import NumpyFastText, read_fasttext
 from pipeline.quiet import quietly
-from pipeline.recipes.batching import length_batches, token_lengths, trim
-from pipeline.recipes.geometric import combine
-from pipeline.recipes.wordpiece import WordPiece
+from pipeline.runtimes.batching import length_batches, token_lengths, trim
+from pipeline.runtimes.geometric import combine
+from pipeline.runtimes.numpy_model import NumpyFastText, read_fasttext
+from pipeline.runtimes.wordpiece import WordPiece
 from pipeline.text import Cleaner
 
 LITE_FILE = "model.tflite"
@@ -135,7 +135,7 @@ class LiteTransformer:
             out[index] = probabilities
         if self.temperature is None:
             return out
-        # recipes.base.TemperatureScaling's own function, as Keras runs it.
+        # runtimes.layers.TemperatureScaling's own function, as Keras runs it.
         return scale_probabilities(out, self.temperature)
 
 

@@ -1,8 +1,8 @@
 """Batching token ids for a transformer: by length, trimmed, in few shapes. No TensorFlow.
 
 Shared by training (pipeline.recipes.transformer), the Keras serving path
-(pipeline.recipes.serving) and the LiteRT one (pipeline.recipes.lite), which runs without
-TensorFlow and so cannot import the encoder module.
+(pipeline.runtimes.keras_model) and the LiteRT one (pipeline.runtimes.lite), which runs
+without TensorFlow.
 """
 
 import numpy as np
@@ -50,3 +50,13 @@ def trim(token_ids: np.ndarray) -> np.ndarray:
     longest = max(1, int(token_lengths(token_ids).max(initial=1)))
     width = min(token_ids.shape[1], int(np.ceil(longest / LENGTH_BUCKET) * LENGTH_BUCKET))
     return token_ids[:, :width]
+
+
+def bert_inputs(token_ids) -> dict:
+    """The backbone's three inputs from token ids (one segment, 0 is padding)."""
+    token_ids = np.asarray(token_ids, dtype="int32")
+    return {
+        "token_ids": token_ids,
+        "padding_mask": token_ids != 0,
+        "segment_ids": np.zeros_like(token_ids),
+    }

@@ -18,7 +18,7 @@ from pipeline.params import PARAM_SPECS, resolve_params
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 from pipeline.train import train_and_save
-from ui.retrain_tab import get_runner
+from ui.job_view import get_runner
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 # A duration as the tab writes one: "7 s", "about 1 s", "4 min 05 s", "about 8 min".

@@ -191,9 +191,9 @@ def test_export_agrees_with_the_calibrated_predictor(calibrated, tmp_path):
 def test_transformer_serving_path_applies_the_temperature_inside_its_network(
     tiny_encoder, tmp_path
 ):
-    from pipeline.runtimes.keras_model import load_keras_model, serving_forward
     from pipeline.recipes.encoder import build_text_encoder, load_encoder
     from pipeline.recipes.transformer import build_end_to_end, build_network, with_temperature
+    from pipeline.runtimes.keras_model import load_keras_model, serving_forward
     from pipeline.train import quantize
 
     backbone, tokenizer = load_encoder()

@@ -121,7 +121,7 @@ def test_the_train_and_validation_legend_shows_a_solid_and_a_dashed_line():
 
 
 def test_the_retrain_curves_draw_each_part_in_its_own_hue():
-    from ui.retrain_tab import curves_chart as live_curves
+    from ui.job_view import curves_chart as live_curves
 
     history = [
         {"epoch": e, "loss": 1 / e, "val_loss": 1.1 / e, "accuracy": 0.5, "val_accuracy": 0.5}

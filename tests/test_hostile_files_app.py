@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from pipeline import config
 from pipeline.errors import TrainingCancelled
 from ui.data_tab import UPLOAD
-from ui.retrain_tab import get_runner
+from ui.job_view import get_runner
 
 # --- the app's uploads ---------------------------------------------------------------------
 

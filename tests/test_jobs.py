@@ -40,7 +40,7 @@ def test_a_job_reports_progress_and_saves_a_version(data, tmp_path):
 
 
 def test_a_final_refits_epochs_are_marked_and_charted_apart(data, tmp_path):
-    from ui.retrain_tab import REFIT_PARTS, curves_chart
+    from ui.job_view import REFIT_PARTS, curves_chart
 
     job = JobRunner().start(training(data, Registry(tmp_path), final_refit="yes"), "tiny")
     state = job.wait(timeout=300)

@@ -33,7 +33,7 @@ from pipeline.sweep.results import (
 )
 from pipeline.sweep.run import run_sweep
 from pipeline.sweep.space import SweepPlan, build_space, default_trial
-from ui.retrain_tab import get_runner
+from ui.job_view import get_runner
 
 # Every trial as small as a test allows; the sweep searches only these two.
 FIXED = {"epochs": 2, "vocab_size": 1000, "embedding_dim": 8, "batch_size": 64,

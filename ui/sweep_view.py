@@ -36,8 +36,8 @@ from pipeline.wording import plural
 from ui.common import escape_markdown, show_error
 from ui.data_tab import load_data
 from ui.guard import is_admin, may_train
+from ui.job_view import CAPS, POLL_SECONDS, curves_chart, get_runner, live_job_ui
 from ui.models_tab import registry_action
-from ui.retrain_tab import CAPS, POLL_SECONDS, curves_chart, get_runner, live_job_ui
 
 DEFAULT_BUDGET_MINUTES = 10
 # The results table's columns. A table first drawn while the sweep has no trial yet sizes its

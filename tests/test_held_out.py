@@ -5,10 +5,11 @@ import pytest
 
 from pipeline import config
 from pipeline.analysis.corrections import DROP, write_corrected_copy
+from pipeline.analysis.held_out import held_out_from
 from pipeline.analysis.predictions import load_predictions
 from pipeline.data import load_labelled_data, split_data
 from pipeline.errors import DataError
-from pipeline.evaluate import evaluate_predictions, evaluate_predictor, held_out_from
+from pipeline.evaluate import evaluate_predictions, evaluate_predictor
 from pipeline.params import resolve_params
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry

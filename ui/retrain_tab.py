@@ -6,10 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from pipeline import config
+from pipeline.analysis.held_out import HeldOut, held_out_from
 from pipeline.analysis.predictions import load_predictions
 from pipeline.errors import RegistryError, SentimentError
 from pipeline.estimate import describe_duration, expected_training_seconds, format_duration
-from pipeline.evaluate import HeldOut, evaluate_predictor, held_out_from
+from pipeline.evaluate import evaluate_predictor
 from pipeline.feedback import read_feedback
 from pipeline.params import (
     ARCHITECTURE_HELP,

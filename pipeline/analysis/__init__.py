@@ -9,6 +9,7 @@
 | label_issues | likely label errors in the training data (confident learning, cleanlab) |
 | duplicates | near-duplicate texts with different labels |
 | corrections | a corrected copy of the data (relabelled or dropped rows); never the original |
+| held_out | whether a version's training left out another version's test texts |
 
 Versions are immutable, so everything derived from one is computed once: at training
 time, or (for versions saved before this existed) once from the data, into the cache.

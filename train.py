@@ -13,17 +13,17 @@ from pipeline import config
 from pipeline.cli import ArgumentParser, run
 from pipeline.data import load_labelled_data
 from pipeline.params import (
-    ARCHITECTURE_HELP,
-    ARCHITECTURES,
-    PARAM_SPECS,
+    architecture_help,
+    architectures,
     default_params,
+    param_specs,
     resolve_params,
 )
 from pipeline.registry import Registry
 
 
 def build_parser() -> ArgumentParser:
-    """The parser, with one option per hyperparameter generated from PARAM_SPECS."""
+    """The parser, with one option per hyperparameter, from the recipes' declarations."""
     parser = ArgumentParser(
         prog="train.py",
         description="Train a sentiment model on a labelled CSV and save it as a new version.",
@@ -38,12 +38,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
     )
-    defaults = {arch: default_params(arch) for arch in ARCHITECTURES}
-    for spec in PARAM_SPECS:
+    defaults = {arch: default_params(arch).to_dict() for arch in architectures()}
+    for spec in param_specs():
         flag = "--arch" if spec.name == "architecture" else "--" + spec.name.replace("_", "-")
         help_text = f"{spec.help} (default: {spec.default}"
         if spec.name == "architecture":
-            help_text = "; ".join(f"{a}: {text}" for a, text in ARCHITECTURE_HELP.items()) + (
+            help_text = "; ".join(f"{a}: {text}" for a, text in architecture_help().items()) + (
                 f" (default: {spec.default}"
             )
         else:
@@ -52,7 +52,7 @@ def build_parser() -> ArgumentParser:
                 for arch, values in defaults.items()
                 if spec.applies_to(arch) and values[spec.name] != spec.default
             )
-            if spec.used_by != ARCHITECTURES:
+            if spec.used_by != architectures():
                 help_text += f"; used by {', '.join(spec.used_by)} only"
         help_text += f"; {spec.describe_range()})"
         metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.kind.__name__.upper()
@@ -95,7 +95,7 @@ def print_progress(event: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, train, and report. Returns the exit code."""
     args = build_parser().parse_args(argv)
-    params = resolve_params({spec.name: getattr(args, spec.name) for spec in PARAM_SPECS})
+    params = resolve_params({spec.name: getattr(args, spec.name) for spec in param_specs()})
     data = load_labelled_data(args.data, args.text_column, args.label_column)
     # Imported only now, so --help and input errors answer without loading TensorFlow.
     from pipeline.train import train_and_save

@@ -119,9 +119,9 @@ def keras_recipe(splits, labels, overrides, seed):
 
     params = resolve_params({**overrides, "seed": seed})
     model, _, _ = fit_model(splits, labels, params)
-    if params["quantize"] == "int8":
-        quantize(model, params["architecture"])
-    return serving_predictor(model, params["architecture"], labels).predict_proba
+    if getattr(params, "quantize", "none") == "int8":
+        quantize(model, params.architecture)
+    return serving_predictor(model, params.architecture, labels).predict_proba
 
 
 def inner_split(splits: Splits) -> Splits:

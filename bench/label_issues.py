@@ -100,7 +100,7 @@ def train_and_evaluate(train, splits: Splits, labels: list[str], seed: int) -> d
     variant = Splits(train, splits.validation, splits.test, splits.seed)
     started = time.perf_counter()
     model, _, _ = fit_model(variant, labels, params)
-    predictor = serving_predictor(model, params["architecture"], labels)
+    predictor = serving_predictor(model, params.architecture, labels)
     row = {"seconds": time.perf_counter() - started, "train_rows": len(train)}
     for part in ("validation", "test"):
         frame = getattr(splits, part)

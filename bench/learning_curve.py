@@ -55,7 +55,7 @@ def main() -> None:
             started = time.perf_counter()
             model, _, _ = fit_model(part, data.labels, params)
             seconds = time.perf_counter() - started
-            if params["quantize"] == "int8":
+            if getattr(params, "quantize", "none") == "int8":
                 quantize(model, architecture)
             predict = serving_predictor(model, architecture, data.labels).predict_proba
             row = {"rows": len(part.train), "recipe": architecture, "seconds": round(seconds, 1)}

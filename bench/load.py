@@ -10,7 +10,7 @@ In one run, one after another, on the shipped default model:
 - `two`: the dashboard, two processes behind nginx (deploy/replicas.py);
 - `explained`: the dashboard, one process, with "Explain the words" switched on for every
   prediction. `one` and `two` leave the switch as a new visitor finds it: on for the
-  n-gram models, off for the transformer ones (pipeline.explain.explained_unasked).
+  n-gram models, off for the transformer ones (pipeline.recipes.explains_at_once).
 It reports each one's completed predictions per second and the ratios two/one, one/bare
 and explained/bare.
 
@@ -52,7 +52,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 from deploy.replicas import free_port, replicas, wait_healthy  # noqa: E402
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
-from pipeline.explain import explained_unasked  # noqa: E402
+from pipeline.recipes import explains_at_once  # noqa: E402
 from pipeline.runtimes.lite import LiteTransformer  # noqa: E402
 
 TIMEOUT = 30.0
@@ -203,7 +203,7 @@ async def load(base: str, pids: list[int], args, texts, expected, setup: str) ->
     """Run every client at once for `args.seconds`, sampling the servers' RSS meanwhile."""
     stats = {"seconds": args.seconds, "completed": 0, "latencies": [], "shown": []}
     # What the page must show: the explanation where the switch is on, by the user
-    # ("explained") or by the model's default (explain.explained_unasked).
+    # ("explained") or by the model's default (recipes.explains_at_once).
     explain = True if setup == "explained" else None
     explained = setup == "explained" or (setup != "bare" and args.explained_unasked)
     stats |= {"errors": [], "rss": [], "explain": explain, "explained": explained}
@@ -379,7 +379,7 @@ def main() -> None:
     frame = load_labelled_data(config.SAMPLE_DATA_PATH).frame
     texts = list(dict.fromkeys(t for t in frame["text"] if t.strip()))[: args.texts]
     predictor = load_predictor()
-    args.explained_unasked = explained_unasked(predictor.metadata.get("architecture"))
+    args.explained_unasked = explains_at_once(predictor.metadata.get("architecture"))
     args.model = serving_description(predictor)
     predictions = predictor.predict(texts)
     expected = {text: p["label"] for text, p in zip(texts, predictions, strict=True)}

@@ -61,7 +61,7 @@ def measure(kind: str, data: str, arch: str) -> dict:
     from pipeline.train import train_and_save
 
     params = resolve_params(
-        {**default_params(arch), "epochs": 2, "patience": 0} if arch == "lstm" else {}
+        {**default_params(arch).to_dict(), "epochs": 2, "patience": 0} if arch == "lstm" else {}
     )
     with tempfile.TemporaryDirectory() as scratch:
         result = train_and_save(load_labelled_data(data), params, Registry(scratch))

@@ -28,8 +28,9 @@ from serving import percentile, timings  # noqa: E402
 from pipeline import config, load_predictor  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 from pipeline.explain import explain_by_occlusion  # noqa: E402
-from pipeline.params import WITH_ENCODER  # noqa: E402
 from pipeline.predict import load_model  # noqa: E402
+from pipeline.recipes import RECIPES  # noqa: E402
+from pipeline.recipes.transformer import EncoderParams  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
 from pipeline.runtimes.lite import LITE_FILE  # noqa: E402
 
@@ -51,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     texts = load_labelled_data(args.data).frame["text"].tolist()
     registry = Registry(args.models_dir)
-    found = [m["version"] for m in registry.list() if m.get("architecture") in WITH_ENCODER]
+    encoder = [n for n, recipe in RECIPES.items() if issubclass(recipe.params, EncoderParams)]
+    found = [m["version"] for m in registry.list() if m.get("architecture") in encoder]
     version = registry.resolve(args.version or (found[0] if found else None))
     paths = {}
     if registry.version_file(version, LITE_FILE):

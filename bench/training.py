@@ -70,7 +70,7 @@ def child(args) -> None:
     print(
         json.dumps(
             {
-                "architecture": params["architecture"],
+                "architecture": params.architecture,
                 "train_seconds": metadata["train_seconds"],
                 "job_seconds": metadata["job_seconds"],
                 "epochs_run": metadata["epochs_run"],

@@ -2,20 +2,7 @@
 
 import numpy as np
 
-from pipeline.params import WITH_ENCODER
-
 MAX_EXPLAINED_WORDS = 200
-
-
-def explained_unasked(architecture: str | None) -> bool:
-    """Whether the Predict tab explains every prediction before being asked to.
-
-    An explanation scores the text once more per word. For the n-gram networks that is
-    about a millisecond; for a recipe with the transformer encoder it is a few hundred
-    milliseconds of both cores, ten times the prediction, which under many sessions would
-    cut the dashboard's throughput to a third (bench/load.py). Those explain on request.
-    """
-    return architecture not in WITH_ENCODER
 
 
 def explain_by_occlusion(predictor, text: str, max_words: int = MAX_EXPLAINED_WORDS) -> dict:

@@ -1,10 +1,11 @@
-"""Training: fit a recipe (pipeline/recipes), evaluate it, and save it as a version."""
+"""Training: fit a recipe (pipeline/recipes), calibrate and evaluate it, save it as a version."""
 
 import platform
 import textwrap
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,31 +20,66 @@ from pipeline.data import LabelledData, Splits, split_data
 from pipeline.errors import TrainingCancelled
 from pipeline.evaluate import evaluate_predictions
 from pipeline.jobs import training_slot
-from pipeline.params import SPECS_BY_NAME
 from pipeline.predict import Predictor
 from pipeline.recipes import get_recipe, lite_convert
-from pipeline.recipes.base import release_heap
+from pipeline.recipes.base import TrainingParams
+from pipeline.recipes.fitting import release_heap
 from pipeline.recipes.refit import fit_with_refit
+from pipeline.recipes.transformer import EncoderParams
 from pipeline.registry import Registry
 from pipeline.runtimes import lite
 from pipeline.runtimes.keras_model import serving_forward
+from pipeline.runtimes.layers import add_temperature
 from pipeline.text import normalize_for_grouping
-from pipeline.tracking import track_training
+from pipeline.tracking import TrainingRun, track_training
 
 ProgressReport = Callable[[dict], None]
 PARTS = ("test", "validation")
 
 
+@dataclass(frozen=True)
+class RunInputs:
+    """Everything one training run is given.
+
+    Attributes:
+        data: validated labelled data.
+        params: the recipe's validated hyperparameters (params.resolve_params).
+        registry: where to save the version.
+        report: progress callback, see recipes.fitting.ProgressCallback.
+        stop_event: set it to cancel; nothing is saved then.
+        promote: make the new version active.
+        command: the command line that reproduces this run, recorded in the metadata.
+        extra_training_rows: more rows (`text`, `label`), e.g. user feedback, added to the
+            training part only, and only where their text is not in validation or test.
+        tags: recorded in the metadata under `tags` (and as MLflow run tags), e.g.
+            {"sweep": id, "trial": n}.
+        splits: a split made once for many runs (a sweep's), or None to split here.
+        baseline: the TF-IDF baseline's metrics on `splits`, or None to fit it here.
+    """
+
+    data: LabelledData
+    params: TrainingParams
+    registry: Registry
+    report: ProgressReport = lambda event: None  # noqa: E731
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    promote: bool = False
+    command: str | None = None
+    extra_training_rows: pd.DataFrame | None = None
+    tags: dict = field(default_factory=dict)
+    splits: Splits | None = None
+    baseline: dict | None = None
+
+
 def fit_model(
     splits: Splits,
     labels: list[str],
-    params: dict,
+    params: TrainingParams,
     report: ProgressReport | None = None,
     stop_event: threading.Event | None = None,
 ):
     """Fit the chosen architecture's recipe on a split, with an optional final refit.
 
-    With `final_refit` "yes", a second run trains on train + validation for the number of
+    With `final_refit` on, a second run trains on train + validation for the number of
     epochs early stopping found in the first (an ensemble refits each member for its own);
     the test part stays untouched (pipeline.recipes.refit).
 
@@ -51,14 +87,14 @@ def fit_model(
         splits: the leakage-free split.
         labels: the label order.
         params: validated hyperparameters; `architecture` picks the recipe.
-        report: progress callback, see recipes.base.ProgressCallback.
+        report: progress callback, see recipes.fitting.ProgressCallback.
         stop_event: set it to cancel; TrainingCancelled is raised.
 
     Returns:
         The end-to-end model (raw strings in), the first run's per-epoch history, and
         extras for the metadata (from the recipe, plus `refit` when one ran).
     """
-    recipe = get_recipe(params["architecture"])
+    recipe = get_recipe(params.architecture)
     if recipe.refits_members:
         return recipe.fit(splits, labels, params, report, stop_event)
     return fit_with_refit(recipe.fit, splits, labels, params, report, stop_event)
@@ -84,7 +120,7 @@ def serving_predictor(model, architecture: str, labels: list[str]) -> Predictor:
     return Predictor(serving_forward(model, max_compiled=0), labels)
 
 
-def calibrate(model, params: dict, unscaled: dict, splits: Splits, labels: list[str]):
+def calibrate(model, params: TrainingParams, unscaled: dict, splits: Splits, labels: list[str]):
     """Temperature-scale a freshly trained model when that lowers its validation ECE.
 
     Args:
@@ -108,11 +144,12 @@ def calibrate(model, params: dict, unscaled: dict, splits: Splits, labels: list[
         encode(splits.test["label"], labels),
         # After a final refit the network has trained on the validation part, so a
         # temperature fitted there would be fitted on seen data.
-        fit=params.get("final_refit") != "yes",
+        fit=not params.final_refit,
     )
     if not record["applied"]:
         return model, record, dict(unscaled)
-    model = get_recipe(params["architecture"]).with_temperature(model, record["temperature"])
+    scale = get_recipe(params.architecture).with_temperature or add_temperature
+    model = scale(model, record["temperature"])
     scaled = {part: scale_probabilities(p, record["temperature"]) for part, p in unscaled.items()}
     return model, record, scaled
 
@@ -145,7 +182,7 @@ def add_training_rows(splits: Splits, rows: pd.DataFrame, labels: list[str]) -> 
 
 def train_and_save(
     data: LabelledData,
-    params: dict,
+    params: TrainingParams,
     registry: Registry,
     report: ProgressReport | None = None,
     stop_event: threading.Event | None = None,
@@ -162,17 +199,8 @@ def train_and_save(
     (pipeline.tracking).
 
     Args:
-        data: validated labelled data.
-        params: validated hyperparameters.
-        registry: where to save the version.
-        report: progress callback, see ProgressCallback.
-        stop_event: set it to cancel; nothing is saved then.
-        promote: make the new version active.
-        command: the command line that reproduces this run, recorded in the metadata.
-        extra_training_rows: more rows (`text`, `label`), e.g. user feedback, added to the
-            training part only, and only where their text is not in validation or test.
-        tags: recorded in the metadata under `tags` (and as MLflow run tags), e.g.
-            {"sweep": id, "trial": n}.
+        data, params, registry, report, stop_event, promote, command,
+        extra_training_rows, tags: see RunInputs.
 
     Returns:
         The new version's metadata, including `version`, `path` and `metrics`.
@@ -180,14 +208,12 @@ def train_and_save(
     Raises:
         JobBusy: another training (any process) is running into the same registry.
     """
-    with (
-        training_slot(registry, textwrap.shorten(command or "a training run", 100)),
-        track_training(params, data.describe(), tags) as run,  # MLflow, TensorBoard
-    ):
-        return _train_and_save(
-            data, params, registry, run.wrap(report), stop_event, promote, command,
-            extra_training_rows, tags, run,
-        )  # fmt: skip
+    inputs = RunInputs(
+        data, params, registry, report or (lambda event: None), stop_event or threading.Event(),
+        promote, command, extra_training_rows, tags or {},
+    )  # fmt: skip
+    with training_slot(registry, textwrap.shorten(command or "a training run", 100)):
+        return run_training(inputs)
 
 
 def predict_parts(predictor: Predictor, splits: Splits) -> dict:
@@ -205,7 +231,7 @@ def evaluate_parts(probabilities: dict, splits: Splits, labels: list[str]) -> di
 
 def train_and_save_prepared(
     data: LabelledData,
-    params: dict,
+    params: TrainingParams,
     registry: Registry,
     splits: Splits,
     baseline: dict,
@@ -220,64 +246,66 @@ def train_and_save_prepared(
     take it.
 
     Args:
-        data: validated labelled data.
-        params: validated hyperparameters; `seed` is the one `splits` was made with.
-        registry: where to save the version.
-        splits: split_data(data, params["seed"]).
+        data, params, registry, report, stop_event, command, tags: see RunInputs.
+        splits: split_data(data, params.seed).
         baseline: baseline_metrics(splits, data.labels).
-        report: progress callback, see ProgressCallback.
-        stop_event: set it to cancel; nothing is saved then.
-        command: the command line that reproduces this run.
-        tags: recorded in the metadata under `tags`.
 
     Returns:
         The new version's metadata, as `train_and_save` returns it.
     """
-    with track_training(params, data.describe(), tags) as run:
-        return _train_and_save(
-            data, params, registry, run.wrap(report), stop_event, False, command, None, tags,
-            run, splits, baseline,
-        )  # fmt: skip
+    inputs = RunInputs(
+        data, params, registry, report or (lambda event: None), stop_event or threading.Event(),
+        command=command, tags=tags or {}, splits=splits, baseline=baseline,
+    )  # fmt: skip
+    return run_training(inputs)
 
 
-def _train_and_save(
-    data, params, registry, report, stop_event, promote, command, extra_training_rows, tags, run,
-    splits=None, baseline=None,
-) -> dict:  # fmt: skip
-    report = report or (lambda event: None)
-    stop_event = stop_event or threading.Event()
+def run_training(inputs: RunInputs) -> dict:
+    """One run: tracked (MLflow, TensorBoard), trained, evaluated and saved; see RunInputs.
+
+    Returns:
+        The new version's metadata, including `version`, `path` and `metrics`.
+    """
+    with track_training(inputs.params.to_dict(), inputs.data.describe(), inputs.tags) as run:
+        return _train_and_save(inputs, run)
+
+
+def _train_and_save(inputs: RunInputs, run: TrainingRun) -> dict:
+    data, params, registry, stop_event = (
+        inputs.data, inputs.params, inputs.registry, inputs.stop_event
+    )  # fmt: skip
+    report = run.wrap(inputs.report)
     job_started = time.perf_counter()
-    if splits is None:
-        splits = split_data(data, seed=params["seed"])
+    splits = inputs.splits or split_data(data, seed=params.seed)
     added = 0
-    if extra_training_rows is not None and len(extra_training_rows):
-        splits, added = add_training_rows(splits, extra_training_rows, data.labels)
+    extra = inputs.extra_training_rows
+    if extra is not None and len(extra):
+        splits, added = add_training_rows(splits, extra, data.labels)
     report({"event": "split", **splits.sizes})
     started = time.perf_counter()
     model, history, extras = fit_model(splits, data.labels, params, report, stop_event)
     train_seconds = time.perf_counter() - started
     release_heap()  # what fitting left (the recipes drop their optimizer state)
     report({"event": "evaluating"})
-    if params.get("quantize") == "int8":
+    encoder = params if isinstance(params, EncoderParams) else None
+    if encoder and encoder.quantize == "int8":
         # No name keeps the float model's predictor: its traced graph holds the float
         # weights, which quantizing replaces, and they are released with it.
         extras["before_quantization"] = evaluate_parts(
-            predict_parts(serving_predictor(model, params["architecture"], data.labels), splits),
+            predict_parts(serving_predictor(model, params.architecture, data.labels), splits),
             splits,
             data.labels,
         )
-        quantize(model, params["architecture"])
+        quantize(model, params.architecture)
         release_heap()
     lite_copy = None
-    if SPECS_BY_NAME["lite_copy"].applies_to(params["architecture"]) and (
-        params["lite_copy"] == "yes" and lite.available()
-    ):
+    if encoder and encoder.lite_copy and lite.available():
         report({"event": "converting"})
         # The network as it will be stored (quantized), before calibration: serving
         # applies the temperature itself.
         lite_copy = lite_convert.to_tflite(lite_convert.transformer_network(model))
     report({"event": "calibrating"})
-    unscaled = predict_parts(serving_predictor(model, params["architecture"], data.labels), splits)
+    unscaled = predict_parts(serving_predictor(model, params.architecture, data.labels), splits)
     model, calibration, probabilities = calibrate(model, params, unscaled, splits, data.labels)
     metrics = evaluate_parts(probabilities, splits, data.labels)
     report({"event": "analysing"})
@@ -287,19 +315,18 @@ def _train_and_save(
         extras["lite"] = _check_lite_copy(model, lite_copy, splits, probabilities)
         if extras["lite"]["kept"]:
             files[lite.LITE_FILE] = lite_copy
-    behaviour = run_behaviour_checks(serving_predictor(model, params["architecture"], data.labels))
+    behaviour = run_behaviour_checks(serving_predictor(model, params.architecture, data.labels))
     report({"event": "baseline"})
-    if baseline is None:
-        baseline = baseline_metrics(splits, data.labels)
+    baseline = inputs.baseline or baseline_metrics(splits, data.labels)
     if stop_event.is_set():
         raise TrainingCancelled("Training was cancelled; nothing was saved.")
     metadata = {
-        "architecture": params["architecture"],
-        "params": params,
+        "architecture": params.architecture,
+        "params": params.to_dict(),
         "labels": data.labels,
         "data": data.describe(),
         "split": {
-            "seed": params["seed"],
+            "seed": params.seed,
             "sizes": splits.sizes,
             "validation_share": config.VALIDATION_SHARE,
             "test_share": config.TEST_SHARE,
@@ -311,7 +338,7 @@ def _train_and_save(
         "extra_training_rows": added,
         "behaviour": behaviour,
         "calibration": calibration,
-        "tags": tags or {},
+        "tags": inputs.tags,
         **extras,
         "history": {k: [float(x) for x in v] for k, v in history.items()},
         "epochs_run": len(history.get("loss", [])),
@@ -324,10 +351,10 @@ def _train_and_save(
             "keras": keras.__version__,
             "python": platform.python_version(),
         },
-        "reproduce": command,
+        "reproduce": inputs.command,
     }
     metadata["tracking"] = run.log_results(metadata)
     report({"event": "saving"})
-    version = registry.save(model, metadata, promote=promote, files=files)
+    version = registry.save(model, metadata, promote=inputs.promote, files=files)
     run.finish(version)
     return {**registry.metadata(version), "path": f"{registry.root}/{version}"}

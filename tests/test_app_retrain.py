@@ -14,7 +14,7 @@ from pipeline.analysis.predictions import load_predictions
 from pipeline.baseline import baseline_metrics
 from pipeline.data import load_labelled_data, split_data
 from pipeline.evaluate import evaluate_predictions
-from pipeline.params import PARAM_SPECS, resolve_params
+from pipeline.params import param_specs, resolve_params
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 from pipeline.train import train_and_save
@@ -96,7 +96,7 @@ def comparison(at: AppTest) -> pd.DataFrame:
 def test_form_has_one_widget_per_hyperparameter_within_the_caps(monkeypatch, models):
     at = open_app(monkeypatch, models)
     keys = {w.key for w in [*at.number_input, *at.selectbox]}
-    for spec in PARAM_SPECS[1:]:
+    for spec in param_specs()[1:]:
         key = f"param_fasttext_{spec.name}"
         if not spec.applies_to("fasttext"):
             assert key not in keys  # the form shows only what the recipe uses

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from helpers import record_rows_held, run_cli
 
-from pipeline.params import PARAM_SPECS
+from pipeline.params import param_specs
 
 
 def assert_user_error(result, fragment):
@@ -38,7 +38,7 @@ def test_train_help_lists_every_hyperparameter_with_default_and_range():
     result = run_cli("train.py", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())  # argparse wraps long help lines
-    for spec in PARAM_SPECS:
+    for spec in param_specs():
         flag = "--arch" if spec.name == "architecture" else "--" + spec.name.replace("_", "-")
         assert f"{flag} " in text
         assert f"default: {spec.default}" in text

@@ -1,6 +1,7 @@
 """The `minilm+fasttext` recipe: both members on one split, one saved model, their
 geometric mean; on the tiny random encoder."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_metadata_records_both_members(ensemble_dir):
     assert members["minilm"]["weight"] == pytest.approx(0.6)
     assert members["fasttext"]["weight"] == pytest.approx(0.4)
     assert members["fasttext"]["params"]["architecture"] == "fasttext"
-    assert 1 <= members["fasttext"]["epochs_run"] <= default_params("fasttext")["epochs"]
+    assert 1 <= members["fasttext"]["epochs_run"] <= default_params("fasttext").epochs
     assert meta["epochs_run"] == members["minilm"]["epochs_run"] == TINY_MINILM["epochs"]
 
 
@@ -146,10 +147,12 @@ def test_fasttext_member_keeps_its_own_settings_with_the_ensembles_seed():
     params = resolve_params({**ENSEMBLE, "seed": 7, "class_weighting": "balanced"})
     members = member_params(params)
     fasttext_defaults = default_params("fasttext")
-    assert members["fasttext"] == {**fasttext_defaults, "seed": 7, "class_weighting": "balanced"}
-    assert members["minilm"]["architecture"] == "minilm"
-    assert members["minilm"]["learning_rate"] == params["learning_rate"]
-    assert members["minilm"]["epochs"] == params["epochs"]
+    assert members["fasttext"] == dataclasses.replace(
+        fasttext_defaults, seed=7, class_weighting="balanced"
+    )
+    assert members["minilm"].architecture == "minilm"
+    assert members["minilm"].learning_rate == params.learning_rate
+    assert members["minilm"].epochs == params.epochs
 
 
 @pytest.mark.parametrize("stop_at", ["training the fasttext member", "batch"])

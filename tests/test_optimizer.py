@@ -102,7 +102,7 @@ def test_no_layer_decay_steps_as_keras_adamw(tiny_encoder):
 def test_the_model_keeps_the_moving_average_of_its_weights(patience):
     """Validation and the fitted model see the average of the steps' weights, not the last."""
     from pipeline.backend import keras
-    from pipeline.recipes.base import training_callbacks
+    from pipeline.recipes.fitting import training_callbacks
     from pipeline.recipes.optimizer import averaging_callbacks, make_optimizer
 
     keras.utils.set_random_seed(0)

@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline.errors import ParameterError
-from pipeline.params import ARCHITECTURES, PARAM_SPECS, default_params, resolve_params
+from pipeline.params import architectures, default_params, param_specs, resolve_params
 
 REQUIRED = {
     "architecture", "vocab_size", "sequence_length", "embedding_dim", "units", "dropout",
@@ -14,35 +14,34 @@ REQUIRED = {
 
 
 def test_every_required_hyperparameter_is_defined_with_a_valid_default():
-    assert {spec.name for spec in PARAM_SPECS} == REQUIRED
-    for spec in PARAM_SPECS:
+    assert {spec.name for spec in param_specs()} == REQUIRED
+    for spec in param_specs():
         assert spec.validate(spec.default) == spec.default
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("architecture", architectures())
 def test_each_architecture_has_valid_defaults_help_and_a_time_estimate(architecture):
-    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW
-    from pipeline.params import ARCHITECTURE_HELP
-    from pipeline.recipes import RECIPE_MODULES
+    from pipeline.params import architecture_help
+    from pipeline.recipes import RECIPES
 
     params = default_params(architecture)
-    assert resolve_params(params) == params
-    assert ARCHITECTURE_HELP[architecture]
-    assert REFERENCE_SECONDS_PER_ROW[architecture] > 0
-    assert architecture in RECIPE_MODULES
+    assert resolve_params(params.to_dict()) == params
+    assert architecture_help()[architecture]
+    assert RECIPES[architecture].seconds_per_row > 0
+    assert RECIPES[architecture].name == architecture
 
 
 def test_lstm_defaults_reproduce_the_tutorial():
     params = default_params("lstm")
-    assert (params["vocab_size"], params["sequence_length"]) == (2000, 28)
-    assert (params["embedding_dim"], params["units"], params["dropout"]) == (128, 196, 0.4)
+    assert (params.vocab_size, params.sequence_length) == (2000, 28)
+    assert (params.embedding_dim, params.units, params.dropout) == (128, 196, 0.4)
 
 
 def test_overrides_apply_on_top_of_the_architecture_defaults():
     params = resolve_params({"architecture": "lstm", "epochs": "3", "dropout": None})
-    assert params["epochs"] == 3
-    assert params["dropout"] == 0.4
-    assert params["vocab_size"] == 2000
+    assert params.epochs == 3
+    assert params.dropout == 0.4
+    assert params.vocab_size == 2000
 
 
 @pytest.mark.parametrize(
@@ -64,5 +63,5 @@ def test_invalid_values_get_a_clear_error(overrides, message):
 
 
 def test_choices_ignore_case_and_spaces():
-    assert resolve_params({"class_weighting": " Balanced"})["class_weighting"] == "balanced"
-    assert resolve_params({"architecture": "LSTM"})["architecture"] == "lstm"
+    assert resolve_params({"class_weighting": " Balanced"}).class_weighting == "balanced"
+    assert resolve_params({"architecture": "LSTM"}).architecture == "lstm"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import TINY_MINILM, TINY_PARAMS
 
-from pipeline import config
+from pipeline import config, recipes
 from pipeline.data import load_labelled_data
 from pipeline.params import resolve_params
 from pipeline.predict import load_model
@@ -33,10 +33,10 @@ def recording(fit, calls: list):
         model, history, extras = fit(splits, labels, params, report, stop_event)
         calls.append(
             {
-                "architecture": params["architecture"],
+                "architecture": params.architecture,
                 "train_texts": set(splits.train["text"]),
-                "epochs": params["epochs"],
-                "patience": params["patience"],
+                "epochs": params.epochs,
+                "patience": params.patience,
                 "history": history,
                 "model": model,
             }
@@ -51,7 +51,7 @@ def assert_refit_after(first: dict, refit: dict, splits_texts: tuple[set, set]) 
     train, validation = splits_texts
     assert first["train_texts"] == train
     assert refit["train_texts"] == train | validation
-    assert refit["epochs"] == best_epoch(first["history"], first)
+    assert refit["epochs"] == best_epoch(first["history"], first["patience"], first["epochs"])
     assert refit["patience"] == 0
     assert len(refit["history"]["loss"]) == refit["epochs"]
 
@@ -68,15 +68,15 @@ def test_fasttext_refit_trains_on_validation_too_and_is_the_saved_model(
     sample_data, tmp_path, monkeypatch
 ):
     calls = []
-    recipe = ngram.RECIPES["fasttext"]
+    recipe = recipes.RECIPES["fasttext"]
     monkeypatch.setitem(
-        ngram.RECIPES, "fasttext", dataclasses.replace(recipe, fit=recording(recipe.fit, calls))
+        recipes.RECIPES, "fasttext", dataclasses.replace(recipe, fit=recording(recipe.fit, calls))
     )
     params = resolve_params({**STOPPING_EARLY, "final_refit": "yes"})
     result = train_and_save(sample_data, params, Registry(tmp_path))
     first, refit = calls
     assert len(first["history"]["loss"]) < 30  # early stopping stopped the first run
-    assert_refit_after(first, refit, split_texts(result, sample_data, params["seed"]))
+    assert_refit_after(first, refit, split_texts(result, sample_data, params.seed))
     assert result["refit"] == {"epochs": refit["epochs"], "rows": len(refit["train_texts"])}
     # The first run's curves are the version's; no temperature is fitted on seen rows.
     assert result["history"]["val_loss"] == pytest.approx(first["history"]["val_loss"])
@@ -100,7 +100,7 @@ def test_ensemble_refits_each_member_for_its_own_epochs(
     )
     result = train_and_save(sample_data, params, Registry(tmp_path), events.append)
     assert [call["architecture"] for call in calls] == ["fasttext"] * 2 + ["minilm"] * 2
-    texts = split_texts(result, sample_data, params["seed"])
+    texts = split_texts(result, sample_data, params.seed)
     assert_refit_after(calls[0], calls[1], texts)
     assert_refit_after(calls[2], calls[3], texts)
     rows = len(texts[0] | texts[1])

@@ -112,7 +112,7 @@ def test_the_table_is_sorted_by_validation_score_with_each_searched_parameter(cl
 def test_the_first_trial_is_the_defaults_and_every_trial_stays_in_its_range(cli_sweep):
     versions = sweep_versions(cli_sweep.registry, cli_sweep.sweep)
     expected = resolve_params({**FIXED, "architecture": "fasttext"})
-    assert versions[0]["params"] == expected  # exactly what a plain training would use
+    assert versions[0]["params"] == expected.to_dict()  # exactly what a plain training would use
     table = sweep_table(cli_sweep.registry, cli_sweep.sweep)
     for name, (low, high) in RANGES.items():
         assert table[name].between(low, high).all()
@@ -183,7 +183,7 @@ def test_the_best_is_shown_beside_the_defaults_and_flagged_when_not_best_on_test
 
 def test_the_default_trial_is_clipped_into_a_narrowed_range():
     space = build_space("fasttext", [], {"dropout": [0.5, 0.6], "class_weighting": ["none"]})
-    defaults = resolve_params({})
+    defaults = resolve_params({}).to_dict()
     assert default_trial(space, defaults) == {"dropout": 0.5, "class_weighting": "none"}
 
 

@@ -50,7 +50,8 @@ def test_training_lowers_the_loss_and_saves_a_version_that_loads(sample_data, tm
 
 def test_expected_training_time_follows_the_newest_version_s_whole_job(tiny_models_dir):
     from pipeline import config
-    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
+    from pipeline.estimate import expected_training_seconds
+    from pipeline.recipes import RECIPES
 
     registry = Registry(tiny_models_dir)
     meta = registry.list()[0]
@@ -63,9 +64,9 @@ def test_expected_training_time_follows_the_newest_version_s_whole_job(tiny_mode
     )
     assert meta["version"] in basis
     # With no version of the recipe in the registry: this machine's reference rate.
-    other = next(a for a in REFERENCE_SECONDS_PER_ROW if a != meta["architecture"])
+    other = next(a for a in RECIPES if a != meta["architecture"])
     seconds, basis = expected_training_seconds(registry, other, rows)
-    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[other] * train_rows)
+    assert seconds == pytest.approx(RECIPES[other].seconds_per_row * train_rows)
     assert basis == "on a 2-core machine"
 
 
@@ -80,7 +81,8 @@ def _refit(meta: dict) -> None:
 @pytest.mark.parametrize("edit", [_without_job_time, _refit], ids=["no job time", "refit"])
 def test_a_version_that_does_not_time_the_defaults_gives_no_rate(tiny_models_dir, tmp_path, edit):
     from pipeline import config
-    from pipeline.estimate import REFERENCE_SECONDS_PER_ROW, expected_training_seconds
+    from pipeline.estimate import expected_training_seconds
+    from pipeline.recipes import RECIPES
 
     copy = shutil.copytree(tiny_models_dir, tmp_path / "models")
     meta = Registry(copy).list()[0]
@@ -92,7 +94,7 @@ def test_a_version_that_does_not_time_the_defaults_gives_no_rate(tiny_models_dir
     train_rows = rows * (1 - config.VALIDATION_SHARE - config.TEST_SHARE)
     seconds, basis = expected_training_seconds(Registry(copy), meta["architecture"], rows)
     assert basis == "on a 2-core machine"
-    assert seconds == pytest.approx(REFERENCE_SECONDS_PER_ROW[meta["architecture"]] * train_rows)
+    assert seconds == pytest.approx(RECIPES[meta["architecture"]].seconds_per_row * train_rows)
 
 
 def test_early_stopping_restores_the_best_epoch(sample_data, tmp_path):

@@ -312,7 +312,7 @@ def test_minilm_keeps_the_averaged_weights_validation_chose(tiny_encoder, sample
     """With layer decay and weight averaging on, the model returned is the one whose
     validation loss early stopping kept (the average, not the last step's weights)."""
     from pipeline.recipes import get_recipe
-    from pipeline.recipes.base import encode_labels
+    from pipeline.recipes.fitting import encode_labels
 
     data, splits = sample_splits
     params = resolve_params(

@@ -21,7 +21,8 @@ from pipeline.analysis.predictions import COLUMN_PREFIX, compute_predictions, pr
 from pipeline.analysis.slices import MIN_SLICE_ROWS, slice_metrics
 from pipeline.data import load_labelled_data
 from pipeline.errors import SentimentError
-from pipeline.explain import explain_by_occlusion, explained_unasked
+from pipeline.explain import explain_by_occlusion
+from pipeline.recipes import explains_at_once
 from pipeline.registry import Registry
 from pipeline.wording import percent, plural
 from ui.common import escape_markdown, get_predictor, show_error
@@ -139,7 +140,7 @@ def confusion_cell_ui(
     # As in the Predict tab: a transformer version explains on request (each explanation
     # is about ten predictions' work).
     if not texts or not (
-        explained_unasked(metadata.get("architecture"))
+        explains_at_once(metadata.get("architecture"))
         or st.toggle(
             f"Word explanations of the {plural(len(texts), 'most confident text')}",
             key="analysis_explain",

@@ -11,9 +11,10 @@ import streamlit as st
 from pipeline import config
 from pipeline.data import data_scope
 from pipeline.errors import SentimentError
-from pipeline.explain import MAX_EXPLAINED_WORDS, explain_by_occlusion, explained_unasked
+from pipeline.explain import MAX_EXPLAINED_WORDS, explain_by_occlusion
 from pipeline.feedback import record_feedback
 from pipeline.predict import Predictor
+from pipeline.recipes import explains_at_once
 from pipeline.text import cut_text
 from ui.charts import label_colors, probability_spec
 from ui.common import escape_markdown, show_error
@@ -226,7 +227,7 @@ def predict_ui(predictor: Predictor) -> None:
     """The whole Predict tab, as a fragment: a click here reruns this tab, not all five."""
     shared_text_ui()
     examples_ui()
-    explain_default = explained_unasked(predictor.metadata.get("architecture"))
+    explain_default = explains_at_once(predictor.metadata.get("architecture"))
     submitted = input_ui(explain_default)
     if submitted is not None:
         if not submitted.strip():

@@ -13,15 +13,14 @@ from pipeline.estimate import describe_duration, expected_training_seconds, form
 from pipeline.evaluate import evaluate_predictor
 from pipeline.feedback import read_feedback
 from pipeline.params import (
-    ARCHITECTURE_HELP,
-    ARCHITECTURES,
-    PARAM_SPECS,
-    SPECS_BY_NAME,
     ParamSpec,
+    architecture_help,
+    architectures,
     check_caps,
-    default_params,
     resolve_params,
+    specs_for,
 )
+from pipeline.recipes import check_model_size
 from pipeline.registry import Registry
 from ui.common import escape_markdown, get_predictor, show_error
 from ui.data_tab import choose_data_ui, load_data
@@ -58,15 +57,11 @@ def param_widget(container, spec: ParamSpec, default, architecture: str):
 
 def form_ui(architecture: str) -> tuple[dict, bool] | None:
     """The hyperparameter form. Returns (values, include feedback) when submitted."""
-    defaults = default_params(architecture)
     with st.form("retrain_form"):
         columns = st.columns(3)
-        specs = [s for s in PARAM_SPECS if s.name != "architecture" and s.applies_to(architecture)]
         values = {"architecture": architecture}
-        for i, spec in enumerate(specs):
-            values[spec.name] = param_widget(
-                columns[i % 3], spec, defaults[spec.name], architecture
-            )
+        for i, spec in enumerate(specs_for(architecture)):
+            values[spec.name] = param_widget(columns[i % 3], spec, spec.default, architecture)
         include_feedback = st.checkbox("Include feedback rows in training", key="retrain_feedback")
         submitted = st.form_submit_button("Start training", type="primary", on_click=_note_click)
     return (values, include_feedback) if submitted else None
@@ -100,19 +95,18 @@ def start_job(
     check_caps(params, config.MAX_RETRAIN_EPOCHS, config.MAX_RETRAIN_VOCAB)
     data = load_data(*chosen)
     # Imported only now: a bad upload is answered without first loading TensorFlow (seconds).
-    from pipeline.recipes import check_model_size
     from pipeline.train import train_and_save
 
     check_model_size(params, len(data.labels), config.MAX_RETRAIN_PARAMETERS)
     extra = feedback_rows() if include_feedback else None
-    command = f"dashboard retrain on {data.source}: {params}"
+    command = f"dashboard retrain on {data.source}: {params.to_dict()}"
 
     def target(report, stop_event):
         return train_and_save(
             data, params, registry, report, stop_event, command=command, extra_training_rows=extra
         )
 
-    get_runner().start(target, f"{params['architecture']} on {data.source}", started=clicked)
+    get_runner().start(target, f"{params.architecture} on {data.source}", started=clicked)
 
 
 @st.cache_data(show_spinner="Scoring the active version on the same test texts...")
@@ -247,9 +241,10 @@ def actions_ui(registry: Registry, version: str, active: dict | None, new: dict)
         st.rerun()
 
 
-# Which recipe for how many rows: from the learning curves (bench/learning_curve.py) on the
-# GOP and Apple tweets.
-ARCHITECTURE_GUIDE = "\n\n".join(f"**{name}**: {text}" for name, text in ARCHITECTURE_HELP.items())
+def architecture_guide() -> str:
+    """Every recipe's help line: which recipe for how many rows (from the learning curves,
+    bench/learning_curve.py, on the GOP and Apple tweets)."""
+    return "\n\n".join(f"**{name}**: {text}" for name, text in architecture_help().items())
 
 
 def expected_time_ui(
@@ -275,7 +270,7 @@ def expected_time_ui(
     refit_chosen = st.session_state.get(f"param_{architecture}_final_refit") == "yes"
     refit = (
         " A final refit about doubles it."
-        if refit_chosen and SPECS_BY_NAME["final_refit"].applies_to(architecture)
+        if refit_chosen and any(s.name == "final_refit" for s in specs_for(architecture))
         else ""
     )
     st.caption(
@@ -290,9 +285,9 @@ def retrain_ui(registry: Registry) -> None:
     job = runner.current
     running = job is not None and job.running
     architecture = st.selectbox(
-        "Architecture", ARCHITECTURES, key="retrain_architecture", help=ARCHITECTURE_GUIDE
+        "Architecture", architectures(), key="retrain_architecture", help=architecture_guide()
     )
-    st.caption(escape_markdown(ARCHITECTURE_HELP[architecture]))
+    st.caption(escape_markdown(architecture_help()[architecture]))
     chosen = choose_data_ui("retrain")
     sweep = st.radio("Mode", MODES, key="retrain_mode", horizontal=True) == MODES[1]
     finished = job.snapshot() if job is not None and not running and not is_sweep(job) else None

@@ -11,7 +11,7 @@ import streamlit as st
 
 from pipeline import config
 from pipeline.errors import SentimentError
-from pipeline.params import SPECS_BY_NAME, check_caps
+from pipeline.params import check_caps, param_specs, spec
 from pipeline.registry import Registry
 from pipeline.sweep.results import (
     COMPLETE,
@@ -67,12 +67,12 @@ def _label(name: str) -> str:
 
 def range_widgets(architecture: str, name: str):
     """The range of one parameter: low and high inputs, or the choices to try."""
-    spec, widest = SPECS_BY_NAME[name], full_range(name, CAPS)
+    declared, widest = spec(name), full_range(name, CAPS)
     key = f"sweep_{architecture}_{name}"
     if widest.choices is not None:
         return st.multiselect(_label(name), widest.choices, widest.choices, key=f"{key}_choices")
     left, right = st.columns(2)
-    if spec.kind is int:
+    if declared.kind is int:
         bounds = dict(min_value=int(widest.low), max_value=int(widest.high), step=1)
         low, high = int(widest.low), int(widest.high)
     else:
@@ -243,7 +243,7 @@ def results_ui(registry: Registry) -> None:
         "version."
     )
     names = [n for n in (record or {}).get("space", {}) if n in table.columns] or [
-        n for n in table.columns if n in SPECS_BY_NAME
+        n for n in table.columns if n in {found.name for found in param_specs()}
     ]
     if (table["state"] == COMPLETE).any() and names:
         st.altair_chart(sweep_chart(table, names))

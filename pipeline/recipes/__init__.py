@@ -1,4 +1,4 @@
-"""Model recipes, one module each behind the small interface of `base.Recipe`.
+"""The recipes (training only), one module each, and their catalog.
 
 | architecture | module | what it is |
 |---|---|---|
@@ -7,47 +7,82 @@
 | minilm-frozen | frozen | the same encoder kept fixed, cached embeddings, a trained head |
 | minilm+fasttext | ensemble | minilm and fasttext on one split, their geometric mean |
 
-Modules are imported on first use: the n-gram recipes never import keras-hub.
+A recipe module declares a `base.Recipe`: its hyperparameters, help, timing reference and
+`fit`. Adding one is that module plus one `register` call (below, for the built-in ones;
+a test registers its own). Everything that lists recipes or their settings reads this
+catalog: pipeline.params, train.py, the Retrain form, sweeps, the time estimate.
+Importing it never imports TensorFlow (each recipe imports it when it trains).
 """
 
-import importlib
+from pipeline.errors import ParameterError
+from pipeline.recipes import ensemble, frozen, ngram, transformer
+from pipeline.recipes.base import Recipe
 
-RECIPE_MODULES = {
-    "fasttext": "pipeline.recipes.ngram",
-    "lstm": "pipeline.recipes.ngram",
-    "minilm": "pipeline.recipes.transformer",
-    "minilm-frozen": "pipeline.recipes.frozen",
-    "minilm+fasttext": "pipeline.recipes.ensemble",
-}
+RECIPES: dict[str, Recipe] = {}
 
 
-def get_recipe(architecture: str):
-    """The Recipe of an architecture (its module is imported, registering its layers).
+def register(recipe: Recipe) -> Recipe:
+    """Add a recipe to the catalog (or replace the one of the same name).
 
     Args:
-        architecture: one of params.ARCHITECTURES.
+        recipe: its declaration.
 
     Returns:
-        A base.Recipe.
+        The same recipe.
     """
-    return importlib.import_module(RECIPE_MODULES[architecture]).RECIPES[architecture]
+    RECIPES[recipe.name] = recipe
+    return recipe
 
 
-def recipe_of(architecture: str | None):
-    """A saved version's recipe; metadata older than the recipes (no architecture) is n-gram."""
-    return get_recipe(architecture if architecture in RECIPE_MODULES else "fasttext")
+def unregister(name: str) -> None:
+    """Take a recipe out of the catalog (a test's own, when it is done)."""
+    RECIPES.pop(name, None)
 
 
-def check_model_size(params: dict, n_classes: int, max_parameters: int) -> None:
-    """Refuse an n-gram network with more weights than a shared server allows.
+def get_recipe(architecture: str) -> Recipe:
+    """The Recipe of an architecture.
 
-    A transformer's size is its pretrained encoder's, fixed and measured to fit a small
-    server (bench/memory.py), so the cap, which bounds the user's vocabulary and
-    embedding choices, does not apply to it.
+    Args:
+        architecture: a registered recipe's name.
+
+    Returns:
+        Its Recipe.
     """
-    from pipeline.params import NGRAM
+    try:
+        return RECIPES[architecture]
+    except KeyError:
+        known = ", ".join(RECIPES)
+        raise ParameterError(f"Unknown architecture {architecture!r}; known: {known}.") from None
 
-    if params["architecture"] in NGRAM:
-        from pipeline.recipes.ngram import check_model_size as check_ngram
 
-        check_ngram(params, n_classes, max_parameters)
+def explains_at_once(architecture: str | None) -> bool:
+    """Whether the Predict tab explains every prediction of a version before being asked
+    (see Recipe.explains_at_once); versions older than the recipes (no architecture) are
+    n-gram ones."""
+    recipe = RECIPES.get(architecture or "fasttext")
+    return recipe is None or recipe.explains_at_once
+
+
+def check_model_size(params, n_classes: int, max_parameters: int) -> None:
+    """Refuse a network with more weights than a shared server allows, where the recipe
+    caps it (Recipe.check_size; a pretrained encoder's size is fixed, measured to fit a
+    small server by bench/memory.py, so the cap does not apply to it).
+
+    Args:
+        params: validated hyperparameters (a TrainingParams).
+        n_classes: how many labels it predicts.
+        max_parameters: the most weights allowed.
+    """
+    check = get_recipe(params.architecture).check_size
+    if check is not None:
+        check(params, n_classes, max_parameters)
+
+
+for _recipe in (
+    ngram.FASTTEXT,
+    ngram.LSTM,
+    transformer.MINILM,
+    frozen.MINILM_FROZEN,
+    ensemble.PAIR,
+):
+    register(_recipe)

@@ -3,7 +3,8 @@
 The encoder is all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT), vendored as a keras-hub preset
 in vendor/all-minilm-l6-v2 (float16 on disk, float32 in memory). Nothing is downloaded: a
 local preset folder loads through the same `from_preset` call as a hub name. Tests point
-$SENTIMENT_ENCODER_DIR at a tiny random preset of the same classes.
+$SENTIMENT_ENCODER_DIR at a tiny random preset of the same classes. TensorFlow and keras-hub
+are imported inside the functions that need them.
 """
 
 import functools
@@ -16,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import config
-from pipeline.backend import keras, keras_hub, tf
 from pipeline.errors import ParameterError
 from pipeline.runtimes.batching import (  # noqa: F401  (re-exported for the recipes)
     LENGTH_BUCKET,
@@ -26,7 +26,6 @@ from pipeline.runtimes.batching import (  # noqa: F401  (re-exported for the rec
     token_lengths,
     trim,
 )
-from pipeline.runtimes.layers import CleanText
 from pipeline.text import TRANSFORMER_RULES, emoji_characters
 
 PROBE_TEXTS = (
@@ -70,6 +69,8 @@ def load_encoder(folder: str | os.PathLike | None = None):
     Returns:
         (keras_hub.models.BertBackbone, keras_hub.models.BertTokenizer).
     """
+    from pipeline.backend import keras_hub
+
     folder = str(folder or config.encoder_dir())
     encoder_info(folder)  # a clear message when the weights are missing
     backbone = keras_hub.models.BertBackbone.from_preset(folder, dtype="float32")
@@ -87,6 +88,9 @@ def build_text_encoder(tokenizer, sequence_length: int):
     Returns:
         (CleanText layer, BertTextClassifierPreprocessor).
     """
+    from pipeline.backend import keras_hub
+    from pipeline.runtimes.layers import CleanText
+
     cleaner = CleanText(rules=TRANSFORMER_RULES, characters=emoji_characters(), name="clean_text")
     packer = keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer, sequence_length=sequence_length, name="preprocessor"
@@ -96,6 +100,8 @@ def build_text_encoder(tokenizer, sequence_length: int):
 
 def tokenize(cleaner, packer, texts) -> np.ndarray:
     """Token ids, shape (n, sequence_length), 0 for padding, in batches of 1,024."""
+    from pipeline.backend import tf
+
     parts = [
         packer(cleaner(tf.constant(list(texts[start : start + 1024]))))["token_ids"].numpy()
         for start in range(0, len(texts), 1024)
@@ -121,7 +127,7 @@ def choose_sequence_length(train_texts, tokenizer, cap: int, quantile: float = 0
     return int(min(cap, max(LENGTH_BUCKET, wanted)))
 
 
-def build_pooled_encoder(backbone) -> keras.Model:
+def build_pooled_encoder(backbone):
     """BERT inputs to the mean of the real tokens' outputs (all-MiniLM's sentence embedding).
 
     Args:
@@ -130,6 +136,8 @@ def build_pooled_encoder(backbone) -> keras.Model:
     Returns:
         A model from {"token_ids", "padding_mask", "segment_ids"} to (n, hidden_dim).
     """
+    from pipeline.backend import keras
+
     inputs = {
         "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
         "padding_mask": keras.Input((None,), dtype="bool", name="padding_mask"),

@@ -16,14 +16,16 @@ API and the SavedModel export treat it like any other; its Keras serving path
 the answers with the same arithmetic.
 """
 
+import dataclasses
 import threading
+from dataclasses import dataclass
 
 from pipeline.errors import TrainingCancelled
-from pipeline.params import resolve_params
 from pipeline.recipes import ngram, transformer
-from pipeline.recipes.base import Recipe
+from pipeline.recipes.base import Recipe, param
+from pipeline.recipes.ngram import FastTextParams
 from pipeline.recipes.refit import fit_with_refit
-from pipeline.runtimes.layers import GeometricEnsemble
+from pipeline.recipes.transformer import MinilmParams
 
 NAME = "minilm+fasttext"
 MEMBERS = ("minilm", "fasttext")
@@ -31,13 +33,28 @@ MEMBERS = ("minilm", "fasttext")
 SHARED_WITH_FASTTEXT = ("seed", "class_weighting", "final_refit")
 
 
-def member_params(params: dict) -> dict[str, dict]:
-    """Each member's hyperparameters, validated by its own recipe's ranges."""
-    shared = {name: params[name] for name in SHARED_WITH_FASTTEXT}
-    own = {k: v for k, v in params.items() if k not in ("architecture", "fasttext_weight")}
+@dataclass(frozen=True)
+class PairParams(MinilmParams):
+    """The minilm member's settings (its defaults too), and the fasttext member's weight;
+    the fasttext member keeps its own defaults."""
+
+    fasttext_weight: float = param(
+        0.5,
+        "weight of the fasttext member in the geometric mean of the members' probabilities "
+        "(minilm gets the rest); of 0.3 to 0.7, 0.5 had the best GOP validation mean "
+        "(bench/ensembles.py)",
+        0.0, 1.0, searched=True,
+    )  # fmt: skip
+
+
+def member_params(params: PairParams) -> dict[str, MinilmParams | FastTextParams]:
+    """Each member's hyperparameters: minilm's are the pair's, fasttext's its defaults but
+    for SHARED_WITH_FASTTEXT."""
+    minilm = {f.name: getattr(params, f.name) for f in dataclasses.fields(MinilmParams)}
+    shared = {name: getattr(params, name) for name in SHARED_WITH_FASTTEXT}
     return {
-        "minilm": resolve_params({**own, "architecture": "minilm"}),
-        "fasttext": resolve_params({**shared, "architecture": "fasttext"}),
+        "minilm": MinilmParams(**{**minilm, "architecture": "minilm"}),
+        "fasttext": FastTextParams(architecture="fasttext", **shared),
     }
 
 
@@ -53,10 +70,10 @@ def _phase_only(report, member: str):
     return phase
 
 
-def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
+def fit(splits, labels: list[str], params: PairParams, report=None, stop_event=None):
     """Train the fasttext member (seconds), then fine-tune the minilm member, on one split.
 
-    With `final_refit` "yes" each member is trained again on train + validation for the
+    With `final_refit` on, each member is trained again on train + validation for the
     epochs its own early stopping found (pipeline.recipes.refit).
 
     Args:
@@ -71,6 +88,8 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
         The GeometricEnsemble, the minilm member's per-epoch history, and extras: the
         encoder, the sequence length, and each member's settings and epochs.
     """
+    from pipeline.runtimes.layers import GeometricEnsemble
+
     stop_event = stop_event or threading.Event()
     report = report or (lambda event: None)
     settings = member_params(params)
@@ -88,12 +107,12 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
     minilm, history, extras = fit_with_refit(
         transformer.fit, splits, labels, settings["minilm"], report, stop_event
     )
-    weight = params["fasttext_weight"]
+    weight = params.fasttext_weight
     extras["members"] = {
         "minilm": {"weight": 1 - weight, "epochs_run": len(history.get("loss", []))},
         "fasttext": {
             "weight": weight,
-            "params": settings["fasttext"],
+            "params": settings["fasttext"].to_dict(),
             "epochs_run": len(fasttext_history.get("loss", [])),
             **({"refit": fasttext_extras["refit"]} if "refit" in fasttext_extras else {}),
         },
@@ -105,17 +124,20 @@ def fit(splits, labels: list[str], params: dict, report=None, stop_event=None):
     )
 
 
-def with_temperature(model: GeometricEnsemble, temperature: float) -> GeometricEnsemble:
-    """The ensemble with its combination temperature-scaled (the members are unchanged)."""
+def with_temperature(model, temperature: float):
+    """The GeometricEnsemble with its combination temperature-scaled (the members are
+    unchanged)."""
+    from pipeline.runtimes.layers import GeometricEnsemble
+
     return GeometricEnsemble(model.members, model.member_weights, temperature, name=model.name)
 
 
-def quantize(model: GeometricEnsemble) -> None:
+def quantize(model) -> None:
     """int8 storage for the transformer member; fasttext's few weights stay float."""
     transformer.quantize(model.members[0])
 
 
-def count_weights(params: dict, n_classes: int) -> int:
+def count_weights(params: PairParams, n_classes: int) -> int:
     """Both members' weights."""
     settings = member_params(params)
     return transformer.count_weights(settings["minilm"], n_classes) + ngram.count_weights(
@@ -123,13 +145,17 @@ def count_weights(params: dict, n_classes: int) -> int:
     )
 
 
-RECIPES = {
-    NAME: Recipe(
-        NAME,
-        fit,
-        count_weights,
-        with_temperature,
-        quantize,
-        refits_members=True,
-    ),
-}
+PAIR = Recipe(
+    name=NAME,
+    help="minilm and fasttext trained on the same split, their probabilities "
+    "combined by a weighted geometric mean: the most accurate with the full GOP data, a few "
+    "seconds longer to train than minilm and about as fast to serve",
+    params=PairParams,
+    seconds_per_row=319.3 / 9908,  # `python bench/training.py` (see Recipe.seconds_per_row)
+    fit=fit,
+    count_weights=count_weights,
+    explains_at_once=False,
+    with_temperature=with_temperature,
+    quantize=quantize,
+    refits_members=True,
+)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.recipes.base import release_heap
+from pipeline.recipes.fitting import release_heap
 from pipeline.runtimes.lite import LITE_FILE, open_lite_model
 
 # Serving by LiteRT is kept only if it gives the Keras model's label on at least this share

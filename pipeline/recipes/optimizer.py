@@ -85,28 +85,28 @@ class LayerwiseAdamW(keras.optimizers.AdamW):
         }
 
 
-def make_optimizer(params: dict, total_steps: int, num_layers: int) -> keras.optimizers.Optimizer:
+def make_optimizer(params, total_steps: int, num_layers: int) -> keras.optimizers.Optimizer:
     """The fine-tuning optimizer for `params`, over `total_steps` steps.
 
     Args:
-        params: validated hyperparameters (learning_rate, warmup_share, weight_decay,
-            layer_decay, ema_momentum).
+        params: validated hyperparameters (recipes.transformer.MinilmParams: learning_rate,
+            warmup_share, weight_decay, layer_decay, ema_momentum).
         total_steps: the steps of the whole run, for the schedule.
         num_layers: the encoder's transformer layers.
     """
-    warmup = int(round(params["warmup_share"] * total_steps))
+    warmup = int(round(params.warmup_share * total_steps))
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else params["learning_rate"],
+        initial_learning_rate=0.0 if warmup else params.learning_rate,
         decay_steps=max(1, total_steps - warmup),
-        warmup_target=params["learning_rate"] if warmup else None,
+        warmup_target=params.learning_rate if warmup else None,
         warmup_steps=warmup,
     )
-    momentum = params["ema_momentum"]
+    momentum = params.ema_momentum
     optimizer = LayerwiseAdamW(
         num_layers,
-        params["layer_decay"],
+        params.layer_decay,
         learning_rate=schedule,
-        weight_decay=params["weight_decay"],
+        weight_decay=params.weight_decay,
         clipnorm=1.0,
         use_ema=momentum > 0,
         ema_momentum=momentum if momentum > 0 else 0.99,
@@ -115,10 +115,10 @@ def make_optimizer(params: dict, total_steps: int, num_layers: int) -> keras.opt
     return optimizer
 
 
-def averaging_callbacks(params: dict) -> list:
+def averaging_callbacks(params) -> list:
     """With weight averaging on, the callback that puts the average in the model at each
     epoch's end and for validation; it must come before early stopping, so that the best
     weights kept (and restored) are the average's."""
-    if params["ema_momentum"] <= 0:
+    if params.ema_momentum <= 0:
         return []
     return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]

@@ -5,15 +5,19 @@ members stop at different epochs, wraps each member's fit instead (pipeline.reci
 The test part stays untouched either way.
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from pipeline.data import Splits
-from pipeline.params import SPECS_BY_NAME
+from pipeline.recipes.base import TrainingParams
 
 
-def fit_with_refit(fit, splits: Splits, labels: list[str], params: dict, report, stop_event):
-    """Run `fit`, then, with `final_refit` "yes", again on train + validation.
+def fit_with_refit(
+    fit, splits: Splits, labels: list[str], params: TrainingParams, report, stop_event
+):
+    """Run `fit`, then, with `final_refit` on, again on train + validation.
 
     Args:
         fit: a recipe's fit function (see pipeline.recipes.base.Recipe).
@@ -29,15 +33,13 @@ def fit_with_refit(fit, splits: Splits, labels: list[str], params: dict, report,
         refit one and extras has `refit`: its epochs and rows.
     """
     model, history, extras = fit(splits, labels, params, report, stop_event)
-    if params["final_refit"] != "yes" or not SPECS_BY_NAME["final_refit"].applies_to(
-        params["architecture"]
-    ):
+    if not params.final_refit:
         return model, history, extras
-    epochs = best_epoch(history, params)
+    epochs = best_epoch(history, params.patience, params.epochs)
     if report is not None:
         report({"event": "refitting"})
         report = _marked_as_refit(report)
-    refit_params = {**params, "epochs": epochs, "patience": 0}
+    refit_params = dataclasses.replace(params, epochs=epochs, patience=0)
     model, _, _ = fit(merge_validation(splits), labels, refit_params, report, stop_event)
     rows = len(splits.train) + len(splits.validation)
     return model, history, {**extras, "refit": {"epochs": epochs, "rows": rows}}
@@ -48,11 +50,17 @@ def _marked_as_refit(report):
     return lambda event: report({**event, "refit": True} if event["event"] == "epoch" else event)
 
 
-def best_epoch(history: dict, params: dict) -> int:
-    """The epoch whose weights early stopping kept (the lowest validation loss)."""
+def best_epoch(history: dict, patience: int, epochs: int) -> int:
+    """The epoch whose weights early stopping kept (the lowest validation loss).
+
+    Args:
+        history: the run's per-epoch history.
+        patience: its early stopping's patience (0: none).
+        epochs: the most epochs it could run.
+    """
     losses = history.get("val_loss") or []
-    if params["patience"] == 0 or not losses:
-        return len(history.get("loss", [])) or params["epochs"]
+    if patience == 0 or not losses:
+        return len(history.get("loss", [])) or epochs
     return int(np.argmin(losses)) + 1
 
 

@@ -8,7 +8,7 @@ import sys
 
 from pipeline import config
 from pipeline.errors import RegistryError
-from pipeline.params import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from pipeline.params import DEFAULT_ARCHITECTURE, architectures
 from pipeline.registry import Registry
 from pipeline.sweep.space import DEFAULT_TRIALS
 
@@ -28,7 +28,7 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
     )  # fmt: skip
     sweep.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
     sweep.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN, help="label column")
-    sweep.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=ARCHITECTURES)
+    sweep.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=architectures())
     sweep.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
                        help=f"most trials (default {DEFAULT_TRIALS})")  # fmt: skip
     sweep.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -36,7 +36,8 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
     sweep.add_argument(
         "--search", nargs="+", metavar="NAME",
         help="the hyperparameters to search (default: the architecture's usual ones); "
-        "each is searched over its whole range in pipeline/params.py unless --param narrows it",
+        "each is searched over its whole range (as its recipe declares it) unless --param "
+        "narrows it",
     )  # fmt: skip
     sweep.add_argument(
         "--param", nargs="+", action="append", default=[], metavar=("NAME", "LOW HIGH"),

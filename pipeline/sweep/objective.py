@@ -15,7 +15,8 @@ import optuna
 from pipeline import config
 from pipeline.data import LabelledData
 from pipeline.errors import ParameterError, TrainingCancelled
-from pipeline.params import default_params, resolve_params
+from pipeline.params import TrainingParams, default_params, resolve_params
+from pipeline.recipes import check_model_size
 from pipeline.registry import Registry
 from pipeline.sweep.results import (
     CANCELLED,
@@ -57,7 +58,9 @@ class TrialStopped(TrainingCancelled):
     """The pruner stopped a trial; it saved nothing (MLflow records the run as killed)."""
 
 
-def trial_command(data: LabelledData, params: dict, data_argument: str | None = None) -> str:
+def trial_command(
+    data: LabelledData, params: TrainingParams, data_argument: str | None = None
+) -> str:
     """The train.py command line that trains a trial's version again.
 
     Args:
@@ -75,9 +78,9 @@ def trial_command(data: LabelledData, params: dict, data_argument: str | None = 
     ):
         if value != default:
             words += [flag, value]
-    words += ["--arch", params["architecture"]]
-    defaults = default_params(params["architecture"])
-    for name, value in params.items():
+    words += ["--arch", params.architecture]
+    defaults = default_params(params.architecture).to_dict()
+    for name, value in params.to_dict().items():
         if name != "architecture" and value != defaults[name]:
             words += ["--" + name.replace("_", "-"), f"{value:g}" if isinstance(value, float)
                       else str(value)]  # fmt: skip
@@ -114,7 +117,7 @@ class Objective:
         if self.stop_event.is_set():
             raise TrainingCancelled("The sweep was cancelled.")
         values = {name: search.suggest(trial) for name, search in self.plan.space.items()}
-        params = resolve_params({**self.plan.base_params(), **values})
+        params = resolve_params({**self.plan.base_params().to_dict(), **values})
         self.record.start_trial(trial.number, values)
         self.report({"event": "trial", "trial": trial.number, "trials": self.plan.trials,
                      "params": values})  # fmt: skip
@@ -142,7 +145,7 @@ class Objective:
         end(COMPLETE, score=score, version=result["version"], epochs=result["epochs_run"])
         return score
 
-    def train(self, number: int, params: dict, report: PruningReport) -> dict:
+    def train(self, number: int, params: TrainingParams, report: PruningReport) -> dict:
         """Train and save one trial's version on the shared split and baseline."""
         from pipeline.train import train_and_save_prepared
 
@@ -155,9 +158,7 @@ class Objective:
         )  # fmt: skip
 
 
-def check_size(params: dict, n_classes: int, max_parameters: int | None) -> None:
+def check_size(params: TrainingParams, n_classes: int, max_parameters: int | None) -> None:
     """Refuse a trial's network over a server's cap of weights (a failed trial)."""
     if max_parameters is not None:
-        from pipeline.recipes import check_model_size
-
         check_model_size(params, n_classes, max_parameters)

@@ -75,7 +75,7 @@ def run_sweep(
     report = report or (lambda event: None)
     stop_event = stop_event or threading.Event()
     sweep_id = sweep_id or new_sweep_id()
-    seed = plan.base_params()["seed"]
+    seed = plan.base_params().seed
     started = time.perf_counter()
     trials = plural(plan.trials, f"{plan.architecture} trial")
     description = f"{sweep_id}: {trials} on {data.source}"
@@ -122,11 +122,11 @@ def make_study(plan: SweepPlan, sweep_id: str, pruner=None) -> optuna.Study:
         direction="maximize",
         study_name=sweep_id,
         sampler=optuna.samplers.TPESampler(
-            seed=base["seed"], n_startup_trials=sampler_startup_trials(plan.trials)
+            seed=base.seed, n_startup_trials=sampler_startup_trials(plan.trials)
         ),
         pruner=pruner or default_pruner(),
     )
-    study.enqueue_trial(default_trial(plan.space, base))
+    study.enqueue_trial(default_trial(plan.space, base.to_dict()))
     return study
 
 

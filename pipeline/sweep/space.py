@@ -1,7 +1,9 @@
-"""A sweep's search space: ranges from pipeline/params.py, or narrower ones, validated.
+"""A sweep's search space: ranges from the recipes' declarations, or narrower ones, validated.
 
-Every range comes from a ParamSpec (its low / high or its choices); the experimenter may
-narrow it, never widen it. Parameters not searched keep the architecture's defaults.
+Every range comes from a ParamSpec (its low / high or its choices), and so does what a
+sweep searches when not told, what it never searches and what it samples on a log scale
+(pipeline.recipes.base.param); the experimenter may narrow a range, never widen it.
+Parameters not searched keep the architecture's defaults.
 """
 
 from dataclasses import dataclass, field
@@ -9,28 +11,18 @@ from typing import Any
 
 from pipeline.data import LabelledData
 from pipeline.errors import ParameterError
-from pipeline.params import SPECS_BY_NAME, ParamSpec, default_params, resolve_params
+from pipeline.params import ParamSpec, TrainingParams, default_params, resolve_params, spec
+from pipeline.params import specs_for as _specs_for
 
-# What a sweep searches when not told otherwise: the settings that change the model's quality
-# but hardly what a trial costs. The embedding size, the LSTM's units, the sequence length
-# and the batch size multiply a trial's time (on the GOP data a fasttext trial with a
-# 416-wide embedding trained 5x longer than the default's 32), and epochs and patience are
-# early stopping's business, so they keep their defaults unless asked for. The split seed
-# is fixed for the whole sweep, so trials are comparable; a final refit trains on the
-# validation part, which then cannot score the trials.
-SEARCHED_BY_DEFAULT = (
-    "vocab_size",
-    "dropout",
-    "learning_rate",
-    "warmup_share",
-    "weight_decay",
-    "class_weighting",
-    "fasttext_weight",
-)
-NEVER_SEARCHED = ("architecture", "seed", "final_refit", "lite_copy")  # lite_copy: serving only
-# Sampled on a log scale: sizes and rates, where 100 to 200 matters as much as 1,000 to 2,000.
-LOG_SCALE = ("vocab_size", "sequence_length", "embedding_dim", "units", "batch_size",
-             "learning_rate")  # fmt: skip
+# What a sweep searches when not told otherwise (a declaration's `searched`): the settings
+# that change the model's quality but hardly what a trial costs. The embedding size, the
+# LSTM's units, the sequence length and the batch size multiply a trial's time (on the GOP
+# data a fasttext trial with a 416-wide embedding trained 5x longer than the default's 32),
+# and epochs and patience are early stopping's business, so they keep their defaults unless
+# asked for. The split seed is fixed for the whole sweep, so trials are comparable; a final
+# refit trains on the validation part, which then cannot score the trials (both are declared
+# not `searchable`). Sizes and rates are sampled on a log scale (`log_scale`), where 100 to
+# 200 matters as much as 1,000 to 2,000.
 
 
 MAX_TRIALS = 500  # the most trials one sweep may ask for
@@ -63,7 +55,7 @@ class SearchRange:
         """Ask an Optuna trial for a value in this range."""
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
-        if SPECS_BY_NAME[self.name].kind is int:
+        if spec(self.name).kind is int:
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
 
@@ -87,22 +79,18 @@ class SearchRange:
 
 
 def searchable(architecture: str) -> list[str]:
-    """The hyperparameters a sweep of `architecture` may search, in PARAM_SPECS order."""
+    """The hyperparameters a sweep of `architecture` may search, in its recipe's order."""
     default_params(architecture)  # validates the architecture
-    return [
-        name
-        for name, spec in SPECS_BY_NAME.items()
-        if name not in NEVER_SEARCHED and spec.applies_to(architecture)
-    ]
+    return [found.name for found in _specs_for(architecture) if found.searchable]
 
 
 def default_searched(architecture: str) -> list[str]:
     """What a sweep of `architecture` searches when not told otherwise."""
-    return [name for name in searchable(architecture) if name in SEARCHED_BY_DEFAULT]
+    return [found.name for found in _specs_for(architecture) if found.searchable and found.searched]
 
 
 def full_range(name: str, caps: dict | None = None) -> SearchRange:
-    """A parameter's whole range from params.py, its top lowered to a server's cap if any.
+    """A parameter's whole range as declared, its top lowered to a server's cap if any.
 
     Args:
         name: a ParamSpec name.
@@ -111,11 +99,11 @@ def full_range(name: str, caps: dict | None = None) -> SearchRange:
     Returns:
         The range.
     """
-    spec = SPECS_BY_NAME[name]
-    if spec.choices:
-        return SearchRange(name, choices=tuple(spec.choices))
-    high = min(spec.high, (caps or {}).get(name, spec.high))
-    return SearchRange(name, spec.low, high, log=name in LOG_SCALE and spec.low > 0)
+    declared = spec(name)
+    if declared.choices:
+        return SearchRange(name, choices=tuple(declared.choices))
+    high = min(declared.high, (caps or {}).get(name, declared.high))
+    return SearchRange(name, declared.low, high, log=declared.log_scale and declared.low > 0)
 
 
 def narrow_range(name: str, values: list, caps: dict | None = None) -> SearchRange:
@@ -130,20 +118,20 @@ def narrow_range(name: str, values: list, caps: dict | None = None) -> SearchRan
     Returns:
         The range, checked to lie inside the parameter's own.
     """
-    spec, widest = SPECS_BY_NAME[name], full_range(name, caps)
-    if spec.choices:
+    declared, widest = spec(name), full_range(name, caps)
+    if declared.choices:
         if not values:
             raise ParameterError(
                 f"Search range for {name}: give one or more of {widest.describe()}."
             )
-        picked = tuple(dict.fromkeys(_validate(spec, v) for v in values))
+        picked = tuple(dict.fromkeys(_validate(declared, v) for v in values))
         return SearchRange(name, choices=picked)
     if len(values) != 2:
         raise ParameterError(
-            f"Search range for {name}: give a low and a high value ({spec.describe_range()}); "
+            f"Search range for {name}: give a low and a high value ({declared.describe_range()}); "
             f"got {len(values)} value(s)."
         )
-    low, high = (_validate(spec, v) for v in values)
+    low, high = (_validate(declared, v) for v in values)
     if low > high:
         raise ParameterError(f"Search range for {name}: low {low:g} is above high {high:g}.")
     if high > widest.high:
@@ -151,11 +139,11 @@ def narrow_range(name: str, values: list, caps: dict | None = None) -> SearchRan
     return SearchRange(name, low, high, log=widest.log and low > 0)
 
 
-def _validate(spec: ParamSpec, value: Any) -> Any:
+def _validate(declared: ParamSpec, value: Any) -> Any:
     try:
-        return spec.validate(value)
+        return declared.validate(value)
     except ParameterError as exc:
-        raise ParameterError(f"Search range for {spec.name}: {exc}") from None
+        raise ParameterError(f"Search range for {declared.name}: {exc}") from None
 
 
 def build_space(
@@ -174,7 +162,7 @@ def build_space(
         caps: see full_range.
 
     Returns:
-        name -> SearchRange, in PARAM_SPECS order.
+        name -> SearchRange, in the recipe's order.
     """
     ranges = ranges or {}
     allowed = searchable(architecture)
@@ -198,9 +186,17 @@ def _why_not_searchable(name: str, architecture: str, allowed: list[str]) -> str
         return "A sweep trains one architecture; choose it instead of searching it."
     if name == "final_refit":
         return REFIT_REFUSED
-    if name in SPECS_BY_NAME:
+    if _known(name):
         return f"{name} is not used by {architecture}; searchable: {listed}."
     return f"Unknown hyperparameter {name}; searchable for {architecture}: {listed}."
+
+
+def _known(name: str) -> bool:
+    try:
+        spec(name)
+    except ParameterError:
+        return False
+    return True
 
 
 def default_trial(space: dict[str, SearchRange], defaults: dict) -> dict:
@@ -256,11 +252,11 @@ class SweepPlan:
             "fixed": self.fixed,
         }
 
-    def base_params(self) -> dict:
+    def base_params(self) -> TrainingParams:
         """Every trial's values for the parameters not searched, validated."""
         if "architecture" in self.fixed:
             raise ParameterError("A sweep trains one architecture; choose it, do not fix it.")
         params = resolve_params({**self.fixed, "architecture": self.architecture})
-        if params["final_refit"] != "no":
+        if params.final_refit:
             raise ParameterError(REFIT_REFUSED)
         return params

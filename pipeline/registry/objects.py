@@ -230,10 +230,11 @@ class ObjectStore:
         self.call("delete the version", self.fs.rm_file, self._key(version, METADATA_FILE))
         return marker
 
-    def unhide(self, version: str, marker: str) -> None:
-        self._put(self._key(version, METADATA_FILE), marker.encode("utf-8"))
+    def unhide(self, version: str, hidden: str) -> None:
+        """Put back the commit marker that `hide` returned."""
+        self._put(self._key(version, METADATA_FILE), hidden.encode("utf-8"))
 
-    def purge(self, version: str, marker: str) -> None:
+    def purge(self, version: str, hidden: str) -> None:
         self.call("delete the version", self.fs.rm, self._key(version), recursive=True)
         shutil.rmtree(self.work_dir / version, ignore_errors=True)
 

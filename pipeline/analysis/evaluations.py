@@ -38,6 +38,7 @@ from pipeline.csvfile import CsvSource, check_text_column, guess_text_column, re
 from pipeline.data import LabelledData, labelled_data
 from pipeline.errors import DataError, RegistryError
 from pipeline.evaluate import evaluate_predictions
+from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 from pipeline.wording import plural
 
@@ -207,8 +208,6 @@ def evaluate_version(
     data, guessed = read_evaluation_data(source, text_column, label_column, name)
     check_labels(data, labels, version)
     if predictor is None:
-        from pipeline.predict import load_predictor
-
         predictor = load_predictor(registry.root, version)
     elif predictor.version != version or list(predictor.labels) != labels:
         raise ValueError(f"the predictor is not version {version}'s")

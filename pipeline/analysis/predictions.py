@@ -14,6 +14,7 @@ import pandas as pd
 from pipeline import config
 from pipeline.data import LabelledData, split_data
 from pipeline.errors import DataError, RegistryError
+from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 
 PREDICTIONS_FILE = "predictions.csv"
@@ -120,8 +121,6 @@ def compute_predictions(registry: Registry, version: str, data: LabelledData) ->
     Raises:
         DataError: the data is not the version's.
     """
-    from pipeline.predict import load_predictor
-
     metadata = registry.metadata(version)
     trained_on = metadata.get("data", {})
     if trained_on.get("sha256") != data.sha256:

@@ -43,7 +43,7 @@ def member_answers(model, texts):
 
 
 def test_saved_ensemble_is_the_weighted_geometric_mean_of_its_members(ensemble_dir):
-    from pipeline.recipes.ensemble import combine
+    from pipeline.runtimes.geometric import combine
 
     root, _ = ensemble_dir
     model = load_model(Registry(root))  # safe_mode=True inside

@@ -123,7 +123,7 @@ def test_the_lite_path_applies_the_saved_temperature(tiny_minilm_dir, tmp_path):
 def unscaled_model(models_dir):
     """The tiny version's model without the temperature calibration may have given it."""
     from pipeline.backend import keras
-    from pipeline.recipes.transformer import TextClassifier
+    from pipeline.runtimes.layers import TextClassifier
 
     model = load_model(Registry(models_dir))
     network = keras.Model(model.network.input, model.network.get_layer("head").output)

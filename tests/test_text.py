@@ -106,7 +106,7 @@ HOSTILE = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", 
 )
 def test_in_model_cleaning_matches_python_cleaning(python_clean, marks):
     from pipeline.backend import tf
-    from pipeline.recipes.ngram import CleanText
+    from pipeline.runtimes.layers import CleanText
 
     texts = [raw for raw, _ in CLEANING_CASES] + HOSTILE
     layer = CleanText(characters=emoji_characters(), **marks)
@@ -118,7 +118,7 @@ def test_the_transformer_cleaning_in_the_model_matches_python():
     import emoji
 
     from pipeline.backend import tf
-    from pipeline.recipes.ngram import CleanText
+    from pipeline.runtimes.layers import CleanText
 
     # Every emoji the package knows, alone and inside a text, plus the hostile strings.
     texts = [raw for raw, _ in TRANSFORMER_CASES] + HOSTILE + list(emoji.EMOJI_DATA)
@@ -131,7 +131,7 @@ def test_the_transformer_cleaning_in_the_model_matches_python():
 
 def test_a_model_saved_without_an_emoji_table_keeps_ignoring_emoji(tmp_path):
     from pipeline.backend import keras, tf
-    from pipeline.recipes.ngram import CleanText
+    from pipeline.runtimes.layers import CleanText
 
     texts = keras.Input(shape=(), dtype="string")
     model = keras.Model(texts, CleanText()(texts))  # as versions saved before the table
@@ -144,7 +144,7 @@ def test_a_model_saved_without_an_emoji_table_keeps_ignoring_emoji(tmp_path):
 
 def test_saved_model_keeps_its_own_cleaning_rules(tmp_path):
     from pipeline.backend import keras, tf
-    from pipeline.recipes.ngram import CleanText
+    from pipeline.runtimes.layers import CleanText
 
     texts = keras.Input(shape=(), dtype="string")
     model = keras.Model(texts, CleanText(rules=[("[aeiou]", "")])(texts))

@@ -1,12 +1,21 @@
-"""The REST API over HTTP: start-up, one text and batches, on the active model.
+"""The REST API over HTTP against the same predictor called in-process, on the active model.
 
     python bench/api.py --data data/Sentiment.csv [--runs 3] [--requests 300]
 
 Starts `uvicorn api:app` on a free localhost port (the rate limit off for this process
-only), waits for `/health`, then over one keep-alive `requests` session, per run: one text
-per request, `--requests` times, and `--requests / 10` batches of 100 texts. Reports the
-time to a healthy `/health`, the first prediction, each run's p50 / p95, and the server's
-RSS at the end.
+only) and waits for `/health`. The reference for its start-up is a fresh Python process
+that loads the active model with `load_predictor()` and scores one text, as the API's
+start-up does (without the web server). Then, per run, the same texts one per request
+(`--requests` of them) and in batches of 100 (`--requests / 10`), over one keep-alive
+`requests` session, each block followed by the same calls to `load_predictor()` in this
+process (the two take turns, so a noisy machine slows both alike). Ratios and targets:
+- start-up to a healthy `/health` against the fresh process's load: at most 1.50x;
+- one text's p50 over HTTP against the in-process p50: at most 2.00x on a transformer
+  (the HTTP round trip is a few milliseconds; on `fasttext`, whose prediction takes a
+  tenth of one, the ratio is only reported);
+- a batch of 100's p50 over HTTP against in-process: at most 1.25x;
+- the server's RSS at the end against the fresh process's RSS after its one text: at most
+  1.25x (FastAPI and uvicorn on top of the same predictor).
 """
 
 import argparse
@@ -22,21 +31,49 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import requests  # noqa: E402
 
+from bench.record import Figure, Reference, Run, at_most, variant_of  # noqa: E402
 from deploy.replicas import free_port, wait_healthy  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 
 BATCH = 100
+# The fresh-process reference: load the active model as api.py's start-up does, score one
+# text, print the RSS.
+LOAD_ONLY = """
+import re
+from pathlib import Path
+from pipeline import load_predictor
+predictor = load_predictor()
+predictor.predict(["a first text"])
+status = Path("/proc/self/status").read_text()
+print(predictor.metadata.get("architecture"))
+print(int(re.search(r"^VmRSS:\\s+(\\d+) kB", status, re.MULTILINE).group(1)) / 1024)
+"""
+TRANSFORMERS_PREFIX = "minilm"
 
 
 def ms(seconds: list[float], q: int) -> float:
     return float(np.percentile(seconds, q)) * 1000
 
 
-def timed(session: requests.Session, url: str, body: dict) -> float:
+def timed(call) -> float:
     started = time.perf_counter()
-    session.post(url, json=body, timeout=60).raise_for_status()
+    call()
     return time.perf_counter() - started
+
+
+def rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024
+
+
+def fresh_load() -> tuple[float, float, str]:
+    """Seconds, RSS (MiB) and architecture of a fresh process loading the active model."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", LOAD_ONLY], cwd=config.PROJECT_ROOT,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    architecture, rss = done.stdout.split()[-2:]
+    return time.perf_counter() - started, float(rss), architecture
 
 
 def main() -> None:
@@ -45,7 +82,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
+    run = Run(__file__, parser, args)
     texts = list(dict.fromkeys(load_labelled_data(args.data).frame["text"]))
+    load_seconds, load_rss, architecture = fresh_load()
     port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
@@ -60,28 +99,51 @@ def main() -> None:
         wait_healthy(f"{base}/health", server, seconds=180)
         healthy = time.perf_counter() - started
         session, url = requests.Session(), f"{base}/predict"
-        first = timed(session, url, {"text": texts[0]})
-        print(f"uvicorn api:app to a healthy /health: {healthy:.1f} s; first prediction "
-              f"{first * 1000:.0f} ms")  # fmt: skip
-        for run in range(args.runs):
-            one = [
-                timed(session, url, {"text": texts[(i * 37 + run) % len(texts)]})
-                for i in range(args.requests)
-            ]
-            batches = [
-                timed(session, url, {"texts": texts[start : start + BATCH]})
-                for start in range(run * 7, run * 7 + args.requests // 10 * BATCH, BATCH)
-            ]
-            print(
-                f"run {run + 1}: one text p50 {ms(one, 50):.1f} ms, p95 {ms(one, 95):.1f} ms; "
-                f"{BATCH} texts p50 {ms(batches, 50):.0f} ms, p95 {ms(batches, 95):.0f} ms"
-            )
-        status = Path(f"/proc/{server.pid}/status").read_text()
-        rss = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024
-        print(f"server RSS at the end: {rss:.0f} MiB")
+
+        def post(body):
+            return lambda: session.post(url, json=body, timeout=60).raise_for_status()
+
+        first = timed(post({"text": texts[0]}))
+        from pipeline import load_predictor
+
+        predictor = load_predictor()
+        predictor.predict(texts[:1])
+        seconds = {key: [] for key in ("http one", "local one", "http batch", "local batch")}
+        for number in range(args.runs):
+            ones = [texts[(i * 37 + number) % len(texts)] for i in range(args.requests)]
+            starts = range(number * 7, number * 7 + args.requests // 10 * BATCH, BATCH)
+            batches = [texts[start : start + BATCH] for start in starts]
+            seconds["http one"] += [timed(post({"text": t})) for t in ones]
+            seconds["local one"] += [timed(lambda t=t: predictor.predict([t])) for t in ones]
+            seconds["http batch"] += [timed(post({"texts": b})) for b in batches]
+            seconds["local batch"] += [timed(lambda b=b: predictor.predict(b)) for b in batches]
+            print(f"run {number + 1} of {args.runs} done", flush=True)
+        server_rss = rss_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    transformer = architecture.startswith(TRANSFORMERS_PREFIX)
+    figures = [
+        Figure("start-up to a healthy /health", healthy, "s",
+               Reference("a fresh process loading the model, one text", load_seconds),
+               at_most(1.5)),
+        Figure("first prediction over HTTP", first * 1000, "ms"),
+        Figure("one text per request, p50", ms(seconds["http one"], 50), "ms",
+               Reference("in-process predict, p50", ms(seconds["local one"], 50)),
+               at_most(2.0) if transformer else None),
+        Figure("one text per request, p95", ms(seconds["http one"], 95), "ms",
+               Reference("in-process predict, p95", ms(seconds["local one"], 95))),
+        Figure(f"{BATCH} texts per request, p50", ms(seconds["http batch"], 50), "ms",
+               Reference("in-process predict, p50", ms(seconds["local batch"], 50)),
+               at_most(1.25)),
+        Figure(f"{BATCH} texts per request, p95", ms(seconds["http batch"], 95), "ms",
+               Reference("in-process predict, p95", ms(seconds["local batch"], 95))),
+        Figure("server RSS at the end", server_rss, "MiB",
+               Reference("a fresh process loading the model, one text", load_rss),
+               at_most(1.25)),
+    ]  # fmt: skip
+    notes = [f"The active model is a {architecture} version; {len(texts):,} distinct texts."]
+    run.write(figures, variant_of(args.data), notes)
 
 
 if __name__ == "__main__":

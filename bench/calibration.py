@@ -5,6 +5,11 @@ it: its split comes back from its recorded seed, the temperature is fitted on th
 split's validation part and the ECE is measured on its test part. fasttext is trained
 on each split seed and calibrated exactly as training does (pipeline.calibration.calibrate).
 
+The temperature is chosen on validation, where it lowers the ECE by construction (it is
+kept only if it does); the verdict is on the test part: the test ECE after scaling against
+the same model's test ECE before it, at most 1.00x for the shipped version and for
+fasttext's mean over the seeds.
+
     python bench/calibration.py
     python bench/calibration.py --data ../shared/data/Sentiment.csv --seeds 42 1 2
 """
@@ -19,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from bench.record import Figure, Reference, Run, at_most, variant_of  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.calibration import calibrate, choose_temperature, encode  # noqa: E402
 from pipeline.data import load_labelled_data, split_data  # noqa: E402
@@ -29,7 +35,7 @@ from pipeline.registry import Registry  # noqa: E402
 GOP = config.PROJECT_ROOT.parent / "shared" / "data" / "Sentiment.csv"
 
 
-def figures(record: dict) -> dict:
+def table_row(record: dict) -> dict:
     """The figures of one calibration record worth a table row."""
     return {
         "temperature": round(record["fitted_temperature"] or 1.0, 3),
@@ -60,7 +66,12 @@ def measure_shipped(data, version: str) -> dict:
         validation, encode(splits.validation["label"], labels),
         test, encode(splits.test["label"], labels),
     )  # fmt: skip
-    return {"seed": metadata["split"]["seed"], **figures(record), "predict_s": round(seconds, 1)}
+    return {
+        "seed": metadata["split"]["seed"],
+        **table_row(record),
+        "predict_s": round(seconds, 1),
+        "record": record,
+    }
 
 
 def measure_fasttext(data, seed: int) -> dict:
@@ -73,12 +84,13 @@ def measure_fasttext(data, seed: int) -> dict:
     model, _, _ = fit_model(splits, data.labels, params)
     unscaled = predict_parts(serving_predictor(model, "fasttext", data.labels), splits)
     _, record, _ = calibrate(model, params, unscaled, splits, data.labels)
-    return {"seed": seed, **figures(record), "seconds": round(time.perf_counter() - started, 1)}
+    seconds = round(time.perf_counter() - started, 1)
+    return {"seed": seed, **table_row(record), "seconds": seconds, "record": record}
 
 
 def print_table(title: str, rows: list[dict]) -> None:
     """A Markdown table of the rows, and their mean when there are several."""
-    keys = [k for k in rows[0] if k not in ("predict_s", "seconds")]
+    keys = [k for k in rows[0] if k not in ("predict_s", "seconds", "record")]
     print(f"\n{title}\n| {' | '.join(keys)} |\n|{'---|' * len(keys)}")
     for row in rows:
         print("| " + " | ".join(str(row[k]) for k in keys) + " |")
@@ -95,6 +107,39 @@ def summarize(key: str, values: list) -> str:
     return f"{np.mean(values):.4f}"
 
 
+def ece_figures(rows: list[dict], group: str) -> list[Figure]:
+    """Each row's test and validation ECE after scaling against before; with several rows
+    their means too. The target (test, at most 1.00x) is on the mean, or on the one row."""
+    figures = []
+    for row in rows:
+        record = row["record"]
+        name = f"seed {row['seed']}"
+        figures += [
+            Figure(f"{name}: test ECE after scaling", record["ece"], "",
+                   Reference("before scaling", record["before"]["ece"]),
+                   at_most(1.0) if len(rows) == 1 else None, group),
+            Figure(f"{name}: validation ECE after scaling", record["validation"]["ece_after"],
+                   "", Reference("before scaling", record["validation"]["ece_before"]),
+                   group=group),
+            Figure(f"{name}: fitted temperature", record["fitted_temperature"] or 1.0, "",
+                   group=group),
+        ]  # fmt: skip
+    if len(rows) > 1:
+        after = float(np.mean([row["record"]["ece"] for row in rows]))
+        before = float(np.mean([row["record"]["before"]["ece"] for row in rows]))
+        figures.append(
+            Figure(
+                f"mean of {len(rows)} seeds: test ECE after scaling",
+                after,
+                "",
+                Reference("before scaling", before),
+                at_most(1.0),
+                group,
+            )
+        )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(GOP), help="GOP's Sentiment.csv")
@@ -106,18 +151,27 @@ def main() -> None:
     if not Path(args.data).is_file():
         print(f"skipped: {args.data} is not there (the GOP Sentiment.csv).")
         return
+    run = Run(__file__, parser, args)
     data = load_labelled_data(args.data, label_column=args.label_column)
     args.version = Registry(config.DEFAULT_MODELS_DIR).resolve(args.version)
     shipped = measure_shipped(data, args.version)
-    print(f"shipped {args.version}: {json.dumps(shipped)}", file=sys.stderr, flush=True)
+    print(f"shipped {args.version}: {json.dumps(table_row(shipped['record']))}",
+          file=sys.stderr, flush=True)  # fmt: skip
     fasttext = []
     for seed in args.seeds:
         fasttext.append(measure_fasttext(data, seed))
-        print(f"fasttext: {json.dumps(fasttext[-1])}", file=sys.stderr, flush=True)
+        print(f"fasttext: {json.dumps(table_row(fasttext[-1]['record']))}", file=sys.stderr,
+              flush=True)  # fmt: skip
     if args.json:
-        Path(args.json).write_text(json.dumps({"shipped": shipped, "fasttext": fasttext}, indent=1))
+        plain = [{k: v for k, v in row.items() if k != "record"} for row in [shipped, *fasttext]]
+        Path(args.json).write_text(json.dumps({"shipped": plain[0], "fasttext": plain[1:]},
+                                              indent=1))  # fmt: skip
     print_table(f"shipped version {args.version} (not retrained), {data.source}", [shipped])
     print_table(f"fasttext (defaults), trained per split seed, {data.source}", fasttext)
+    architecture = Registry(config.DEFAULT_MODELS_DIR).metadata(args.version)["architecture"]
+    figures = ece_figures([shipped], f"shipped {args.version} ({architecture}), not retrained")
+    figures += ece_figures(fasttext, "fasttext (defaults), trained per split seed")
+    run.write(figures, variant_of(args.data))
 
 
 if __name__ == "__main__":

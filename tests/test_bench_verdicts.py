@@ -18,15 +18,13 @@ def verdicts(figures) -> dict[str, bool]:
     return {f"{f.group}: {f.name}".lstrip(": "): f.met for f in figures if f.target is not None}
 
 
-def sweep_table(best_test: float) -> pd.DataFrame:
-    """Trial 1 beats trial 0 (the defaults) on validation, as the sweep always finds; on
-    test it scores `best_test` (accuracy and macro-F1) against trial 0's 0.65."""
-    rows = [
-        (1, COMPLETE, 0.66, best_test),
-        (0, COMPLETE, 0.63, 0.65),
-        (2, PRUNED, None, None),
-    ]
-    return pd.DataFrame(
+def sweep_table(searched_test: float, searched_validation: float = 0.66) -> pd.DataFrame:
+    """Trial 1, the best searched trial, scores `searched_validation` on validation and
+    `searched_test` on test (accuracy and macro-F1) against trial 0's (the defaults) 0.63
+    and 0.65; trial 2 is pruned. Best validation score first, as sweep_table sorts it."""
+    rows = [(1, COMPLETE, searched_validation, searched_test), (0, COMPLETE, 0.63, 0.65),
+            (2, PRUNED, None, None)]  # fmt: skip
+    table = pd.DataFrame(
         [
             {
                 "trial": trial,
@@ -40,16 +38,29 @@ def sweep_table(best_test: float) -> pd.DataFrame:
             for trial, state, val, test in rows
         ]  # fmt: skip
     )
+    return table.sort_values("validation score", ascending=False, na_position="last")
 
 
-TEST_SCORE = "best on validation (trial 1), test score (mean of accuracy and macro-F1)"
+def searched_test_score(trial) -> str:
+    """The name of the sweep's verdict figure."""
+    name = f"best searched trial on validation (trial {trial})"
+    return f"{name}, test score (mean of accuracy and macro-F1)"
 
 
-@pytest.mark.parametrize("best_test, met", [(0.64, False), (0.65, True), (0.67, True)])
-def test_the_sweeps_best_on_validation_is_judged_against_trial_0_on_test(best_test, met):
+@pytest.mark.parametrize("searched_test, met", [(0.64, False), (0.65, True), (0.67, True)])
+def test_the_sweeps_best_on_validation_is_judged_against_trial_0_on_test(searched_test, met):
     spent = {"seconds": 100.0, "cpu": 150.0}
-    figures = sweep_figures(sweep_table(best_test), 3, spent, {"seconds": 50.0, "cpu": 80.0})
-    assert verdicts(figures)[TEST_SCORE] is met
+    figures = sweep_figures(sweep_table(searched_test), 3, spent, {"seconds": 50.0, "cpu": 80.0})
+    assert verdicts(figures)[searched_test_score(1)] is met
+
+
+def test_when_trial_0_is_best_on_validation_the_best_searched_trial_is_judged_not_trial_0():
+    # The search found nothing better on validation: comparing trial 0 with itself would
+    # always hold, so the best of the searched trials stands against it, and here misses.
+    table = sweep_table(0.64, searched_validation=0.62)
+    assert table.iloc[0]["trial"] == 0
+    figures = sweep_figures(table, 3, {"seconds": 1.0, "cpu": 1.0}, {"seconds": 1, "cpu": 1})
+    assert verdicts(figures)[searched_test_score(1)] is False
 
 
 def test_the_sweep_misses_when_it_takes_longer_than_its_trials_trained_one_by_one():
@@ -59,11 +70,14 @@ def test_the_sweep_misses_when_it_takes_longer_than_its_trials_trained_one_by_on
     assert (verdicts(slow)["wall time"], verdicts(fast)["wall time"]) == (False, True)
 
 
-def test_a_sweep_whose_trial_0_did_not_complete_misses_its_verdict():
+@pytest.mark.parametrize(
+    "pruned_trial, verdict", [(0, searched_test_score(1)), (1, searched_test_score("none"))]
+)
+def test_a_sweep_without_trial_0_or_a_searched_trial_misses_its_verdict(pruned_trial, verdict):
     table = sweep_table(0.66)
-    table.loc[table["trial"] == 0, "state"] = PRUNED
+    table.loc[table["trial"] == pruned_trial, "state"] = PRUNED
     figures = sweep_figures(table, 3, {"seconds": 1.0, "cpu": 1.0}, {"seconds": 1, "cpu": 1})
-    assert verdicts(figures)[TEST_SCORE] is False
+    assert verdicts(figures)[verdict] is False
 
 
 def compare_row(validation: float, test: float) -> dict:

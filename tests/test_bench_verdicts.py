@@ -133,17 +133,31 @@ def test_a_corrected_copy_that_scores_worse_on_test_misses():
     }
 
 
-def calibration_row(seed: int, before: float, after: float) -> dict:
-    record = {"ece": after, "before": {"ece": before}, "fitted_temperature": 1.2,
+def calibration_row(seed: int, unscaled: float, fitted: float, kept: bool) -> dict:
+    """A seed whose temperature, fitted on validation, gives `fitted` test ECE against the
+    unscaled `unscaled`; as saved, the test ECE is the fitted one only when it was kept."""
+    record = {"fitted_ece": fitted, "ece": fitted if kept else unscaled, "applied": kept,
+              "before": {"ece": unscaled}, "fitted_temperature": 1.2,
               "validation": {"ece_before": 0.06, "ece_after": 0.04}}  # fmt: skip
     return {"seed": seed, "record": record}
 
 
-def test_a_temperature_that_worsens_the_test_ece_misses_though_it_helped_validation():
-    worse = ece_figures([calibration_row(42, 0.040, 0.045)], "shipped")
-    better = ece_figures([calibration_row(1, 0.060, 0.040), calibration_row(2, 0.05, 0.052)], "ft")
-    assert verdicts(worse) == {"shipped: seed 42: test ECE after scaling": False}
-    assert verdicts(better) == {"ft: mean of 2 seeds: test ECE after scaling": True}
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_fitted_temperature_that_worsens_the_test_ece_misses_kept_or_not(kept):
+    # Not kept, the saved model's test ECE is the unscaled one (1.00x by construction): the
+    # verdict is on the fitted temperature instead.
+    worse = ece_figures([calibration_row(42, 0.040, 0.045, kept)], "shipped")
+    name = (
+        f"shipped: seed 42: test ECE at the fitted temperature ({'kept' if kept else 'not kept'})"
+    )
+    assert verdicts(worse) == {name: False}
+
+
+def test_fasttexts_calibration_is_judged_on_the_mean_over_the_seeds():
+    rows = [calibration_row(1, 0.060, 0.040, True), calibration_row(2, 0.05, 0.052, False)]
+    assert verdicts(ece_figures(rows, "ft")) == {
+        "ft: mean of 2 seeds: test ECE at the fitted temperature": True
+    }
 
 
 def load_setup(per_second: float) -> dict:

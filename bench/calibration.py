@@ -1,8 +1,10 @@
 """Test ECE before and after temperature scaling on GOP, for the shipped default and fasttext.
 
 The shipped default version (the active one in models/) is measured without retraining
-it: its split comes back from its recorded seed, the temperature is fitted on that
-split's validation part and the ECE is measured on its test part. fasttext is trained
+it: its split comes back from its recorded seed, the temperature its training kept is
+undone (it was fitted on this very validation part, so fitting again on its output would
+give 1.0), a temperature is fitted on that split's validation part and the ECE is
+measured on its test part. fasttext is trained
 on each split seed and calibrated exactly as training does (pipeline.calibration.calibrate).
 
 The temperature is fitted on validation and kept only where it lowers the validation ECE,
@@ -77,6 +79,10 @@ def measure_shipped(data, version: str) -> dict:
     validation = predictor.predict_proba(splits.validation["text"])
     test = predictor.predict_proba(splits.test["text"])
     seconds = time.perf_counter() - started
+    # softmax(log(softmax(z / T)) * T) = softmax(z): the unscaled model's probabilities.
+    saved = metadata.get("calibration") or {}
+    kept = saved.get("temperature", 1.0) if saved.get("applied") else 1.0
+    validation, test = (scale_probabilities(p, 1 / kept) for p in (validation, test))
     labels = metadata["labels"]
     y_test = encode(splits.test["label"], labels)
     record = choose_temperature(validation, encode(splits.validation["label"], labels), test,

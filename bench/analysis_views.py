@@ -49,18 +49,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(config.KAGGLE_DATA_PATH))
     args = parser.parse_args()
+    run = Run(__file__, parser, args)
+    with tempfile.TemporaryDirectory(prefix="analysis-views-") as scratch:
+        figures, notes = measure(args.data, Path(scratch))
+    run.write(figures, variant_of(args.data), notes)
+
+
+def measure(data: str, scratch: Path) -> tuple[list[Figure], list[str]]:
+    """Time the reruns on a copy of the shipped models in `scratch`; the figures and notes."""
     from streamlit.testing.v1 import AppTest
 
-    run = Run(__file__, parser, args)
     shipped = Registry(config.DEFAULT_MODELS_DIR)
     version = next(
         v for v in shipped.versions() if shipped.metadata(v)["architecture"] == "fasttext"
     )
-    folder = Path(tempfile.mkdtemp()) / "models"
+    folder = scratch / "models"
     shutil.copytree(config.DEFAULT_MODELS_DIR, folder)
     os.environ[config.CACHE_DIR_ENV] = str(folder.parent / "cache")
     registry = Registry(folder)
-    compute_predictions(registry, version, load_labelled_data(args.data))
+    compute_predictions(registry, version, load_labelled_data(data))
     os.environ[config.MODELS_DIR_ENV] = str(folder)
 
     at = AppTest.from_file(str(config.PROJECT_ROOT / "streamlit_app.py"), default_timeout=300)
@@ -123,7 +130,7 @@ def main() -> None:
     )
     notes = [f"Version {version} ({registry.metadata(version)['architecture']}), "
              f"{REPEATS} reruns of each kind."]  # fmt: skip
-    run.write(rows, variant_of(args.data), notes)
+    return rows, notes
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
 """Memory: the serving process's RSS, and the peak of a retrain inside it, beside references.
 
     python bench/memory.py --data data/Sentiment.csv
-    python bench/memory.py --data data/Sentiment.csv --arch fasttext   # a cheaper retrain
+    python bench/memory.py --data data/Sentiment.csv --arch minilm+fasttext   # minutes
 
 Each figure comes from its own fresh process, so peaks do not mix:
 - serve: load the active model the way the app does and score 10,000 texts one by one
   (the first 2,000) and in a batch; RSS after. Reference: a bare `import tensorflow` in a
   fresh process, which serving skips. Target: at most 1.00x, or serving pays for
   TensorFlow after all.
-- retrain: the same serving process, then a retrain of `--arch` (default: the default
-  recipe) on the data into a throwaway registry, as the Retrain tab does; peak RSS.
-  Reference: the serving process's RSS plus the peak of the same training alone in a
-  fresh process (as `train.py` runs it). Target: at most 1.00x: retraining inside the
-  dashboard may cost what serving and training cost apart, and no more (the interpreter
-  and libraries both load count once, so a retrain that holds nothing twice stays under).
+- retrain: the same serving process, then a retrain of `--arch` (default: the recipe
+  trained when none is named, `pipeline.params.DEFAULT_ARCHITECTURE`) on the data into a
+  throwaway registry, as the Retrain tab does; peak RSS. Reference: the serving process's
+  RSS plus the peak of the same training alone in a fresh process (as `train.py` runs
+  it). Target: at most 1.00x: retraining inside the dashboard may cost what serving and
+  training cost apart, and no more (the interpreter and the libraries that both processes
+  load count once here, so a retrain that holds nothing twice stays under).
 """
 
 import argparse

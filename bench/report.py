@@ -41,8 +41,16 @@ def bench_scripts(folder: Path = BENCH_DIR) -> list[Path]:
 
 
 def purpose(script: Path) -> str:
-    """A script's docstring, read without importing it."""
-    return ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+    """A script's docstring, read without importing it, as Markdown: a list that follows a
+    paragraph gets the blank line before it that MkDocs's Markdown needs."""
+    docstring = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+    lines = []
+    for line in docstring.splitlines():
+        previous = lines[-1] if lines else ""
+        if line.startswith("- ") and previous and not previous.startswith(("- ", "  ")):
+            lines.append("")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def format_number(value: float | None) -> str:

@@ -14,6 +14,7 @@ when the search finds nothing better; the verdicts are elsewhere:
 - the sweep's wall time against `trials` x one training of the default recipe, timed
   after the sweep in the same process (warm, split and baseline included, as a lone
   training pays them): at most 1.00x, or pruning saved nothing.
+
 The CPU time (user + system, every thread) is reported beside the same product, since on a
 shared machine the wall time is inflated and the CPU time much less.
 """

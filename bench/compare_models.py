@@ -238,6 +238,12 @@ def main() -> None:
         help="train nothing: write the result file of the earlier run whose --json output "
         "FILE is, given that run's other options",
     )
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="with --from-json: a sentence for the result file, e.g. how the file was made",
+    )
     args = parser.parse_args()
     if args.from_json:
         convert(parser, args)
@@ -293,14 +299,17 @@ def convert(parser, args) -> None:
     """Write the result file of an earlier run from its `--json` file (see --from-json)."""
     results = read_old_json(args.from_json, args.seeds, args.candidates)
     run = Run(__file__, parser, args)
-    at = sys.argv.index("--from-json")
-    run.command = command_line([*sys.argv[:at], "--json", *sys.argv[at + 1 :]])
+    argv = [a for i, a in enumerate(sys.argv) if "--note" not in sys.argv[i - 1 : i + 1]]
+    at = argv.index("--from-json")
+    run.command = command_line([*argv[:at], "--json", *argv[at + 1 :]])
     run.changed.pop("from_json", None)
+    run.changed.pop("note", None)
     run.changed["json"] = {"value": args.from_json, "default": None}
     written = datetime.fromtimestamp(Path(args.from_json).stat().st_mtime, UTC)
     notes = [
         f"Converted from the --json file {args.from_json} by --from-json: the date is when "
-        "the run wrote it; the machine, commit and load average are the conversion's."
+        "the run wrote it; the machine, commit and load average are the conversion's.",
+        *args.note,
     ]
     print_tables(results, args, args.data)
     figures = result_figures(results, args.seeds)

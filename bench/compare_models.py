@@ -13,18 +13,26 @@ LinearSVC), and, for negative/neutral/positive labels, the VADER lexicon.
 A final refit trains on the validation part, so its validation figures say nothing;
 `--inner` splits each training part again and puts the validation part in the test
 columns, which lets a refit be chosen without the test part.
+
+Every figure stands beside the best peer of the same run, chosen on validation (the mean
+of validation accuracy and macro-F1 over the seeds). The verdict: the shipped default
+recipe's mean test score (the mean of accuracy and macro-F1) at least 1.00x that peer's.
+`--from-json FILE` turns the `--json` output of an earlier run into its result file: give
+it the run's other options (data, seeds, candidates), as the run had them.
 """
 
 import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from bench.record import Figure, Reference, Run, at_least, command_line, variant_of  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.baseline import fit_tfidf_baseline, word_char_features  # noqa: E402
 from pipeline.data import Splits, hold_out, load_labelled_data, split_data  # noqa: E402
@@ -36,11 +44,13 @@ WORD_CHAR = "word+char tf-idf, LR balanced"
 WORD_CHAR_SVC = "word+char tf-idf, LinearSVC balanced"
 VADER = "VADER lexicon"
 PARTS = ("validation", "test")
+DEFAULT = "minilm+fasttext (default)"  # the shipped recipe, the one the verdict is on
+TRAIN_SECONDS = "train seconds"
 CANDIDATES = {
     "minilm": {"architecture": "minilm"},
     "minilm, fourth-root weights": {"architecture": "minilm", "class_weighting": "fourth-root"},
     "minilm-frozen": {"architecture": "minilm-frozen"},
-    "minilm+fasttext (default)": {"architecture": "minilm+fasttext"},
+    DEFAULT: {"architecture": "minilm+fasttext"},
     "minilm+fasttext, batch 16": {"architecture": "minilm+fasttext", "batch_size": 16},
     "minilm+fasttext, fine-tuned token embeddings": {
         "architecture": "minilm+fasttext",
@@ -136,6 +146,71 @@ def inner_split(splits: Splits) -> Splits:
     )
 
 
+def mean_scores(rows: list[dict], suffix: str = "") -> dict[str, float]:
+    """Validation and test accuracy, macro-F1 and their mean ("score"), averaged over the
+    rows; scored row by row (no suffix), also the mean train seconds."""
+    scores = {}
+    for part in PARTS:
+        accuracy, macro_f1 = np.mean([r[f"{part}{suffix}"] for r in rows], axis=0)
+        scores[f"{part} score"] = (accuracy + macro_f1) / 2
+        scores |= {f"{part} accuracy": accuracy, f"{part} macro-F1": macro_f1}
+    if not suffix:
+        scores[TRAIN_SECONDS] = float(np.mean([r["seconds"] for r in rows]))
+    return scores
+
+
+def best_peer(results: dict) -> str | None:
+    """The peer with the best mean validation score over the seeds, None without peers."""
+    peers = [name for name in results if name in PEERS]
+    return max(peers, key=lambda name: mean_scores(results[name])["validation score"], default=None)
+
+
+def result_figures(results: dict, seeds: list[int]) -> list[Figure]:
+    """Every recipe's scores against the best peer on validation: the means over the seeds
+    (rows, and each text once), then each seed's, with the train seconds. The target is on
+    the shipped recipe's mean test score.
+
+    Args:
+        results: {recipe or peer: [one row per seed]}, as `--json` writes it.
+        seeds: the split seeds, in the rows' order.
+    """
+    peer = best_peer(results)
+    reference = f"best peer on validation ({peer})"
+    every = slice(None)
+    groups = [
+        (f"means of {len(seeds)} seeds", every, ""),
+        (f"means of {len(seeds)} seeds, each text once", every, ", each text once"),
+    ]
+    groups += [(f"seed {seed}", slice(i, i + 1), "") for i, seed in enumerate(seeds)]  # fmt: skip
+    figures = []
+    for group, chosen, suffix in groups:
+        theirs = mean_scores(results[peer][chosen], suffix) if peer else {}
+        for name, rows in results.items():
+            for key, value in mean_scores(rows[chosen], suffix).items():
+                against = Reference(reference, theirs[key]) if peer and name != peer else None
+                judged = (name, key, chosen, suffix) == (DEFAULT, "test score", every, "")
+                target = at_least(1.0) if judged and against else None
+                unit = "s" if key == TRAIN_SECONDS else ""
+                figures.append(Figure(f"{name}: {key}", value, unit, against, target, group))
+    return figures
+
+
+def read_old_json(path: str, seeds: list[int], candidates: list[str]) -> dict:
+    """The results of an earlier run's `--json` file, checked against its options.
+
+    Raises:
+        SystemExit: the file's recipes or seed count differ from the options given.
+    """
+    results = json.loads(Path(path).read_text(encoding="utf-8"))
+    found = [name for name in results if name not in PEERS]
+    if found != list(candidates):
+        sys.exit(f"{path} holds the candidates {found}; give them as --candidates, in order.")
+    counts = {len(rows) for rows in results.values()}
+    if counts != {len(seeds)}:
+        sys.exit(f"{path} holds {sorted(counts)} rows per recipe; --seeds gives {len(seeds)}.")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(config.KAGGLE_DATA_PATH))
@@ -157,7 +232,23 @@ def main() -> None:
         "settings, such as a final refit, that the validation part cannot judge, without "
         "looking at the test part",
     )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="train nothing: write the result file of the earlier run whose --json output "
+        "FILE is, given that run's other options",
+    )
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="with --from-json: a sentence for the result file, e.g. how the file was made",
+    )
     args = parser.parse_args()
+    if args.from_json:
+        convert(parser, args)
+        return
+    run = Run(__file__, parser, args)
     data = load_labelled_data(args.data, label_column=args.label_column)
     peers = [
         p for p in PEERS if p != VADER or set(data.labels) == {"negative", "neutral", "positive"}
@@ -190,7 +281,44 @@ def main() -> None:
             np.savez(Path(args.probabilities) / f"seed-{seed}.npz", labels=data.labels, **saved)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    seeds = f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}), {data.source}"
+    print_tables(results, args, data.source)
+    run.write(result_figures(results, args.seeds), variant_of(args.data), notes_of(args))
+
+
+def notes_of(args) -> list[str]:
+    """What the page should say about a run besides its command."""
+    notes = []
+    if args.inner:
+        notes.append("--inner: the test figures are the validation part's.")
+    if DEFAULT not in args.candidates:
+        notes.append(f"The shipped recipe ({DEFAULT}) was not among the candidates: no target.")
+    return notes
+
+
+def convert(parser, args) -> None:
+    """Write the result file of an earlier run from its `--json` file (see --from-json)."""
+    results = read_old_json(args.from_json, args.seeds, args.candidates)
+    run = Run(__file__, parser, args)
+    argv = [a for i, a in enumerate(sys.argv) if "--note" not in sys.argv[i - 1 : i + 1]]
+    at = argv.index("--from-json")
+    run.command = command_line([*argv[:at], "--json", *argv[at + 1 :]])
+    run.changed.pop("from_json", None)
+    run.changed.pop("note", None)
+    run.changed["json"] = {"value": args.from_json, "default": None}
+    written = datetime.fromtimestamp(Path(args.from_json).stat().st_mtime, UTC)
+    notes = [
+        f"Converted from the --json file {args.from_json} by --from-json: the date is when "
+        "the run wrote it; the machine, commit and load average are the conversion's.",
+        *args.note,
+    ]
+    print_tables(results, args, args.data)
+    figures = result_figures(results, args.seeds)
+    run.write(figures, variant_of(args.data), notes + notes_of(args), date=written, timed=False)
+
+
+def print_tables(results: dict, args, source: str) -> None:
+    """The means over the seeds as Markdown tables, rows and each text once."""
+    seeds = f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}), {source}"
     if args.inner:
         seeds += " (--inner: the test columns are the validation part)"
     for suffix in ("", ", each text once"):

@@ -11,7 +11,10 @@ For each split seed: split first; find likely label errors in the training part 
 - worst N dropped / relabelled: (with --worst N) only the N worst-ranked flagged rows,
   as a person reviewing the top of the Data tab's list might;
 
-and evaluate each on the same, untouched validation and test parts.
+and evaluate each on the same, untouched validation and test parts. The reference is the
+original training part in the same run; the verdict, for each corrected copy, is its test
+score (the mean of accuracy and macro-F1, averaged over the seeds) against the original's:
+at least 1.00x, or correcting did not help.
 
     python bench/label_issues.py                       # ../shared/data/Sentiment.csv
     python bench/label_issues.py --data data/Sentiment.csv --seeds 42 1 2 --with-disagreements
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from bench.record import Figure, Reference, Run, at_least, variant_of  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.analysis.label_issues import (  # noqa: E402
     check_folds,
@@ -146,6 +150,7 @@ def main() -> None:
     if not Path(args.data).is_file():
         print(f"skipped: {args.data} is absent (see data/README.md)", file=sys.stderr)
         return
+    run = Run(__file__, parser, args)
     data = load_labelled_data(args.data, label_column=args.label_column)
     results = {}
     for seed in args.seeds:
@@ -162,6 +167,43 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     print_table(results, args.seeds, data.source)
+    run.write(result_figures(results, args.seeds), variant_of(args.data))
+
+
+def result_figures(results: dict, seeds: list[int]) -> list[Figure]:
+    """Each training part's test (and validation) figures against the original's: the means
+    over the seeds, with the target on the test score, then each seed's.
+
+    Args:
+        results: {variant: [one row per seed]}, each row with "validation" and "test"
+            (accuracy, macro-F1) and "changed" (rows dropped or relabelled).
+        seeds: the split seeds, in the rows' order.
+    """
+
+    def scores(rows: list[dict]) -> dict:
+        val, test = (np.mean([r[part] for r in rows], axis=0) for part in ("validation", "test"))
+        return {
+            "test score (mean of accuracy and macro-F1)": (test[0] + test[1]) / 2,
+            "test accuracy": test[0],
+            "test macro-F1": test[1],
+            "validation score": (val[0] + val[1]) / 2,
+        }
+
+    figures = []
+    groups = [(f"means of {len(seeds)} seeds", slice(None), True)]
+    groups += [(f"seed {seed}", slice(i, i + 1), False) for i, seed in enumerate(seeds)]
+    for group, chosen, judged in groups:
+        original = scores(results[ORIGINAL][chosen])
+        for name, rows in results.items():
+            if name == ORIGINAL:
+                continue
+            changed = np.mean([r["changed"] for r in rows[chosen]])
+            figures.append(Figure(f"{name}: rows changed", changed, "rows", group=group))
+            for figure, value in scores(rows[chosen]).items():
+                target = at_least(1.0) if judged and figure.startswith("test score") else None
+                reference = Reference(f"{ORIGINAL} training part", original[figure])
+                figures.append(Figure(f"{name}: {figure}", value, "", reference, target, group))
+    return figures
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ trained on 100 / 300 / 1,000 / 3,000 / all training rows of one leakage-free spl
 
 The validation and test parts stay whole, so every size is scored on the same rows. The
 Retrain tab's advice on which recipe to pick for how many rows comes from these curves.
+Each recipe's figures stand beside fasttext's at the same size, in the same run (the
+cheapest recipe, and the one the advice weighs the others against); there is no target.
 
     python bench/learning_curve.py --data data/Sentiment.csv
     python bench/learning_curve.py --data apple_tweets.csv --sizes 100 300 1000
@@ -16,12 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.record import Figure, Reference, Run, variant_of  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.data import Splits, load_labelled_data, split_data  # noqa: E402
 from pipeline.evaluate import accuracy_and_macro_f1  # noqa: E402
 from pipeline.params import resolve_params  # noqa: E402
 
 RECIPES = ("fasttext", "minilm-frozen", "minilm")
+REFERENCE = "fasttext"
 
 
 def subsample(splits: Splits, rows: int | None, seed: int) -> Splits:
@@ -41,6 +45,7 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES))
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    run = Run(__file__, parser, args)
     from pipeline.train import fit_model, quantize, serving_predictor
 
     data = load_labelled_data(args.data, label_column=args.label_column)
@@ -86,6 +91,32 @@ def main() -> None:
                     else ""
                 )
             print(f"| {count:,} | " + " | ".join(cells) + " |")
+    notes = [f"{data.source}, split seed {args.seed}."]
+    run.write(curve_figures(rows), variant_of(args.data), notes)
+
+
+def curve_figures(rows: list[dict]) -> list[Figure]:
+    """Each recipe's scores and training time at each size, beside fasttext's at that size.
+
+    Args:
+        rows: one per (size, recipe): "rows", "recipe", "seconds", and [accuracy, macro-F1]
+            under "test" and "test, each text once".
+    """
+    figures = []
+    for row in rows:
+        group = f"{row['rows']:,} training rows"
+        same_size = [r for r in rows if r["rows"] == row["rows"] and r["recipe"] == REFERENCE]
+        peer = same_size[0] if same_size and row["recipe"] != REFERENCE else None
+        named = [(f"{part} {metric}", part, i) for part in ("test", "test, each text once")
+                 for i, metric in enumerate(("accuracy", "macro-F1"))]  # fmt: skip
+        for name, part, i in named:
+            reference = Reference(f"{REFERENCE}, same rows", peer[part][i]) if peer else None
+            figures.append(Figure(f"{row['recipe']}: {name}", row[part][i], "", reference,
+                                  group=group))  # fmt: skip
+        reference = Reference(f"{REFERENCE}, same rows", peer["seconds"]) if peer else None
+        figures.append(Figure(f"{row['recipe']}: training", row["seconds"], "s", reference,
+                              group=group))  # fmt: skip
+    return figures
 
 
 if __name__ == "__main__":

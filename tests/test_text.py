@@ -34,12 +34,12 @@ CLEANING_CASES = [
     ("  lots   of\tspace\n", "lots of space"),
     ("", ""),
     # Emoji become their names, words a model knows; selectors and skin tones go, a joiner
-    # separates, a flag is "flag".
+    # separates, a flag goes.
     ("\U0001f600\U0001f621", "grinning face enraged face"),
     ("So proud \U0001f60d\U0001f525!", "so proud smiling face with heart eyes fire"),
     ("\U0001f44d\U0001f3fd \u2764\ufe0f", "thumbs up red heart"),
     ("\U0001f468\u200d\U0001f4bb coding", "man laptop coding"),
-    ("USA \U0001f1fa\U0001f1f8\U0001f1ec\U0001f1e7", "usa flag flag"),
+    ("USA \U0001f1fa\U0001f1f8\U0001f1ec\U0001f1e7!", "usa"),
     ("caf\u00e9 na\u00efve", "caf na ve"),
     ("WORST SHOW EVER!!!", "worst show ever"),
     # The debate's people become one token: the model judges what is said, not about whom.
@@ -76,7 +76,7 @@ TRANSFORMER_CASES = [
         "smiling face with heart-eyes smiling face with heart-eyes fire",
     ),
     ("\U0001f621\U0001f92e\U0001f44e", "enraged face face vomiting thumbs down"),
-    ("\U0001f1fa\U0001f1f8 pride", "flag pride"),
+    ("not\U0001f1fa\U0001f1f8 pride", "not pride"),
 ]
 
 

@@ -45,6 +45,8 @@ FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
 # Tests point these at a tiny random encoder and a temporary cache.
 ENCODER_DIR_ENV = "SENTIMENT_ENCODER_DIR"
 CACHE_DIR_ENV = "SENTIMENT_CACHE_DIR"
+# Modules (comma-separated) whose RECIPE joins the catalog: a recipe kept outside the project.
+RECIPE_MODULES_ENV = "SENTIMENT_RECIPE_MODULES"
 # Where TensorFlow's tensors come from: "malloc" (glibc, tuned to reuse freed memory and to
 # give it back after fitting; the default) or "onednn" (oneDNN's caching pool, which never
 # gives it back). Read once, when TensorFlow is first imported (pipeline/backend.py).

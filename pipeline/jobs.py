@@ -1,8 +1,20 @@
 """Background training jobs that outlive a page's reruns and reloads.
 
-Streamlit forbids `st.*` calls from other threads, so a job never touches the UI: the
-training thread writes progress into the job under a lock, and the page reads a
-`snapshot()` whenever it redraws (the Retrain tab polls with `st.fragment(run_every=...)`).
+The dashboard's jobs run in a worker process (`WorkerCall`, pipeline/worker.py), not in a
+thread of the server: a training that runs out of memory or crashes takes only itself down,
+and every session keeps being served. The worker sends its progress events over a pipe; a
+thread of the server reads them into the job under a lock. Cancel asks the worker to stop
+after the current batch (SIGTERM) and kills it if it has not ended within
+CANCEL_GRACE_SECONDS. A worker that dies without answering becomes a failed job that says
+how it ended. The same seam can start a job somewhere else (another machine) later: all it
+needs is a picklable call and a stream of events back.
+
+A plain callable still runs on a thread of this process (for library callers and tests that
+stand in for a job).
+
+Streamlit forbids `st.*` calls from other threads, so a job never touches the UI: progress
+is written into the job under a lock, and the page reads a `snapshot()` whenever it redraws
+(the Retrain tab polls with `st.fragment(run_every=...)`).
 
 Two guards keep trainings apart: a JobRunner runs one job at a time in a server process,
 and `training_slot` lets one training at a time write into a models folder, whichever
@@ -13,15 +25,22 @@ import copy
 import json
 import logging
 import os
+import pickle
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 
 from filelock import FileLock, Timeout
 
+from pipeline import config
 from pipeline.errors import JobBusy, SentimentError, TrainingCancelled
 from pipeline.registry import Registry
 
@@ -30,6 +49,43 @@ logger = logging.getLogger(__name__)
 JobTarget = Callable[[Callable[[dict], None], threading.Event], dict]
 TRAINING_LOCK_FILE = ".training.lock"
 TRAINING_INFO_FILE = ".training.json"
+# How long a cancelled worker may take to stop at a batch's end before it is killed.
+CANCEL_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class WorkerCall:
+    """A job to run in a worker process: `function(report=..., stop_event=..., **kwargs)`.
+
+    The function is named, "module:function", so the server never imports it (training
+    modules load TensorFlow, which the server does not otherwise need); the worker does.
+    The arguments travel to the worker over a pipe, pickled, and the result comes back the
+    same way, so both must be picklable.
+    """
+
+    function: str
+    kwargs: dict = field(default_factory=dict)
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def worker_death_message(returncode: int) -> str:
+    """What a user reads when the worker process ended without an answer."""
+    if returncode == -signal.SIGKILL:
+        how = (
+            "was killed (SIGKILL), most likely because it ran out of memory. Try a smaller "
+            "model or batch size, or fewer rows"
+        )
+    elif returncode < 0:
+        how = f"was stopped by {_signal_name(returncode)}"
+    else:
+        how = f"exited with code {returncode} without finishing"
+    return f"The training process {how}. Nothing was saved; the models are as they were."
 
 
 @contextmanager
@@ -76,21 +132,24 @@ def _slot_holder(registry: Registry) -> str:
 
 
 class TrainingJob:
-    """One training run on a daemon thread, with thread-safe progress and cancel.
+    """One training run in a worker process (or on a thread), with progress and cancel.
 
     Args:
-        target: called as target(report, stop_event) on the job's thread; returns the
-            result (the new version's metadata).
+        target: a WorkerCall, run in a worker process; or a callable, called as
+            target(report, stop_event) on the job's thread. Either returns the result (the
+            new version's metadata).
         description: a line saying what is being trained.
         started: when the job's clock starts (`time.time()`), e.g. the click that asked for
             it, so the elapsed time counts what the page did before the thread began
             (checks, loading TensorFlow); default now.
     """
 
-    def __init__(self, target: JobTarget, description: str, started: float | None = None):
+    def __init__(
+        self, target: "WorkerCall | JobTarget", description: str, started: float | None = None
+    ):
         self.id = secrets.token_hex(4)
         self.description = description
-        self._target = target
+        self.target = target
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._state = {
@@ -105,7 +164,9 @@ class TrainingJob:
             "history": [],
             "error": None,
             "result": None,
+            "worker": None,
         }
+        self._process: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name=f"training-{self.id}", daemon=True)
 
     def start(self) -> "TrainingJob":
@@ -133,7 +194,10 @@ class TrainingJob:
     def _run(self) -> None:
         outcome: dict = {}
         try:
-            outcome = {"status": "succeeded", "result": self._target(self.report, self._stop)}
+            if isinstance(self.target, WorkerCall):
+                outcome = self._run_worker(self.target)
+            else:
+                outcome = {"status": "succeeded", "result": self.target(self.report, self._stop)}
         except TrainingCancelled:
             outcome = {"status": "cancelled"}
         except SentimentError as exc:
@@ -144,9 +208,75 @@ class TrainingJob:
         with self._lock:
             self._state.update(outcome, finished=time.time(), phase="done")
 
+    def _run_worker(self, call: WorkerCall) -> dict:
+        """Run `call` in a worker process; its outcome as a state update."""
+        read_end, write_end = os.pipe()
+        # The worker imports what this process can: the project, and the modules of the
+        # objects it unpickles.
+        path = [str(config.PROJECT_ROOT), *(entry for entry in sys.path if entry)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(path))}
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.worker", str(write_end)],
+                stdin=subprocess.PIPE,
+                pass_fds=(write_end,),
+                env=env,
+            )
+        finally:
+            os.close(write_end)
+        with self._lock:
+            self._process = process
+            self._state["worker"] = process.pid
+        if self._stop.is_set():  # cancelled before the worker started
+            self._terminate()
+        outcome = None
+        with Connection(read_end, writable=False) as events:
+            try:
+                process.stdin.write(pickle.dumps(call))
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # it died at once; its exit code says how
+            while outcome is None:
+                try:
+                    kind, payload = events.recv()
+                except EOFError:  # the worker ended without a last word
+                    break
+                if kind == "event":
+                    self.report(payload)
+                else:
+                    outcome = (kind, payload)
+        returncode = process.wait()
+        if outcome is None:
+            if self._stop.is_set():
+                return {"status": "cancelled"}
+            return {"status": "failed", "error": worker_death_message(returncode)}
+        kind, payload = outcome
+        if kind == "succeeded":
+            return {"status": "succeeded", "result": payload}
+        if kind == "cancelled":
+            return {"status": "cancelled"}
+        return {"status": "failed", "error": payload}
+
+    def _terminate(self) -> None:
+        """Ask the worker to stop (SIGTERM); kill it if it is still there after the grace."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+
+        def kill_if_still_there():
+            try:
+                process.wait(timeout=CANCEL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+        threading.Thread(target=kill_if_still_there, daemon=True).start()
+
     def cancel(self) -> None:
-        """Ask the job to stop after the current batch; nothing is saved."""
+        """Stop the job after the current batch (a worker is killed if it does not); nothing
+        is saved."""
         self._stop.set()
+        self._terminate()
 
     def wait(self, timeout: float | None = None) -> dict:
         """Block until the job ends (or the timeout passes); return its snapshot."""

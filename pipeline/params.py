@@ -12,7 +12,7 @@ typed parameters training gets; `.to_dict()` gives them back in the form kept in
 from typing import Any
 
 from pipeline.errors import ParameterError
-from pipeline.recipes import RECIPES, get_recipe
+from pipeline.recipes import catalog, get_recipe
 from pipeline.recipes.base import (
     CLASS_WEIGHTINGS,
     ParamSpec,
@@ -44,12 +44,12 @@ DEFAULT_ARCHITECTURE = "fasttext"
 
 def architectures() -> tuple[str, ...]:
     """Every registered recipe's name, in the catalog's order."""
-    return tuple(RECIPES)
+    return tuple(catalog())
 
 
 def architecture_help() -> dict[str, str]:
     """One line per architecture, for the selectors (the Retrain tab, train.py --help)."""
-    return {name: recipe.help for name, recipe in RECIPES.items()}
+    return {name: recipe.help for name, recipe in catalog().items()}
 
 
 def architecture_spec() -> ParamSpec:
@@ -65,7 +65,7 @@ def param_specs() -> tuple[ParamSpec, ...]:
     is the one of the class that declares it, `used_by` the recipes that have it."""
     found: dict[str, ParamSpec] = {}
     users: dict[str, list[str]] = {}
-    for recipe in RECIPES.values():
+    for recipe in catalog().values():
         for own in recipe.params.specs():
             if own.name not in found:
                 default = declaring_default(recipe.params, own.name)

@@ -1,8 +1,11 @@
 """The Retrain tab's results in Chromium: one fasttext epoch on data/sample.csv, compared with
 the active version on its own test part, timed once, and promoted only when confirmed."""
 
+import os
 import re
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +96,47 @@ def screenshot_results(page, panel, first, last) -> None:
     clip["height"] = bottom["y"] + bottom["height"] + 16 - y
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), clip=clip)
+
+
+def worker_pids(models_dir) -> list[int]:
+    """The training workers started by the app that serves `models_dir`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except (FileNotFoundError, PermissionError, NotADirectoryError, ProcessLookupError):
+            continue
+        if b"pipeline.worker" in command and (
+            f"{config.MODELS_DIR_ENV}={models_dir}".encode() in environment
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_killed_mid_epoch_fails_its_job_and_the_app_keeps_serving(page, shipped_active):
+    registry = shipped_active
+    before = (registry.versions(), registry.active_version())
+    page.get_by_role("tab", name="Retrain").click()
+    panel = page.get_by_role("tabpanel", name="Retrain")
+    panel.get_by_text("data/sample.csv").click()
+    panel.get_by_role("spinbutton", name="Epochs").fill("20")  # the form starts on fasttext
+    panel.get_by_role("button", name="Start training").click()
+    panel.get_by_text(re.compile(r"Epoch \d+/20 · batch")).wait_for(timeout=120_000)
+    (worker,) = worker_pids(shipped_active.root)
+    assert worker != os.getpid()
+    os.kill(worker, signal.SIGKILL)  # as the out-of-memory killer would, mid-epoch
+
+    panel.get_by_text(re.compile(r"The training process was killed \(SIGKILL\)")).wait_for()
+    assert (registry.versions(), registry.active_version()) == before
+    assert worker_pids(shipped_active.root) == []
+
+    # Every session is still served: this one, and a new one.
+    for tab in (page, page.context.new_page()):
+        if tab is not page:
+            tab.goto(page.url)
+        tab.get_by_role("tab", name="Predict").click()
+        tab.get_by_label("Text to classify").fill("What a great night")
+        tab.get_by_role("button", name="Predict").click()
+        result = tab.get_by_test_id("stMetric").filter(has_text="Predicted label")
+        result.get_by_text("positive", exact=True).wait_for()

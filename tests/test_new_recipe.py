@@ -15,7 +15,7 @@ from pipeline.errors import ParameterError
 from pipeline.estimate import expected_training_seconds
 from pipeline.params import architectures, param_specs, resolve_params
 from pipeline.predict import load_predictor
-from pipeline.recipes import register, unregister
+from pipeline.recipes import register, register_modules, unregister
 from pipeline.registry import Registry
 from pipeline.sweep.space import build_space, default_searched
 from pipeline.train import train_and_save
@@ -26,10 +26,23 @@ APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 
 
 @pytest.fixture
-def registered():
+def registered(monkeypatch):
     register(tiny_recipe.RECIPE)
+    # The same registration for the processes this one starts (the dashboard's training
+    # worker): they read it when their catalog loads.
+    monkeypatch.setenv(config.RECIPE_MODULES_ENV, "tiny_recipe")
     yield tiny_recipe.RECIPE
     unregister(NAME)
+
+
+def test_a_recipe_module_named_in_the_environment_joins_the_catalog(monkeypatch):
+    try:
+        register_modules(" tiny_recipe ,")
+        assert NAME in architectures()
+    finally:
+        unregister(NAME)
+    with pytest.raises(ParameterError, match="names 'pipeline.text', which declares no recipe"):
+        register_modules("pipeline.text")
 
 
 def test_the_recipe_is_unknown_until_registered():

@@ -72,4 +72,4 @@ def live_job_ui() -> None:
     progress_ui(state)
     if st.button("Cancel", key="retrain_cancel", disabled=state["cancel_requested"]):
         job.cancel()
-        st.toast("Cancelling after the current batch…")
+        st.toast("Cancelling: the training process stops after the current batch…")

@@ -12,6 +12,7 @@ from pipeline.errors import RegistryError, SentimentError
 from pipeline.estimate import describe_duration, expected_training_seconds, format_duration
 from pipeline.evaluate import evaluate_predictor
 from pipeline.feedback import read_feedback
+from pipeline.jobs import WorkerCall
 from pipeline.params import (
     ParamSpec,
     architecture_help,
@@ -94,19 +95,15 @@ def start_job(
     params = resolve_params(values)
     check_caps(params, config.MAX_RETRAIN_EPOCHS, config.MAX_RETRAIN_VOCAB)
     data = load_data(*chosen)
-    # Imported only now: a bad upload is answered without first loading TensorFlow (seconds).
-    from pipeline.train import train_and_save
-
     check_model_size(params, len(data.labels), config.MAX_RETRAIN_PARAMETERS)
     extra = feedback_rows() if include_feedback else None
     command = f"dashboard retrain on {data.source}: {params.to_dict()}"
-
-    def target(report, stop_event):
-        return train_and_save(
-            data, params, registry, report, stop_event, command=command, extra_training_rows=extra
-        )
-
-    get_runner().start(target, f"{params.architecture} on {data.source}", started=clicked)
+    call = WorkerCall(
+        "pipeline.train:train_and_save",
+        {"data": data, "params": params, "registry": registry, "command": command,
+         "extra_training_rows": extra},
+    )  # fmt: skip
+    get_runner().start(call, f"{params.architecture} on {data.source}", started=clicked)
 
 
 @st.cache_data(show_spinner="Scoring the active version on the same test texts...")

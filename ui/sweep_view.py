@@ -11,6 +11,7 @@ import streamlit as st
 
 from pipeline import config
 from pipeline.errors import SentimentError
+from pipeline.jobs import WorkerCall
 from pipeline.params import check_caps, param_specs, spec
 from pipeline.registry import Registry
 from pipeline.sweep.results import (
@@ -112,8 +113,6 @@ def sweep_form_ui(architecture: str) -> dict | None:
 
 def start_sweep(registry: Registry, architecture: str, chosen: tuple, choices: dict) -> None:
     """Validate everything, then start the sweep job; raises SentimentError with what to fix."""
-    from pipeline.sweep.run import run_sweep  # Optuna loads only for a sweep
-
     space = build_space(architecture, choices["searched"], choices["ranges"], CAPS)
     timeout = choices["minutes"] * 60 or None
     plan = SweepPlan(architecture, choices["trials"], space, timeout,
@@ -122,11 +121,12 @@ def start_sweep(registry: Registry, architecture: str, chosen: tuple, choices: d
     data = load_data(*chosen)
     sweep_id = new_sweep_id()
 
-    def target(report, stop_event):
-        return run_sweep(data, plan, registry, report, stop_event, sweep_id)
-
+    call = WorkerCall(
+        "pipeline.sweep.run:run_sweep",
+        {"data": data, "plan": plan, "registry": registry, "sweep_id": sweep_id},
+    )
     description = f"a sweep of {plural(plan.trials, f'{architecture} trial')} on {data.source}"
-    job = get_runner().start(target, description)
+    job = get_runner().start(call, description)
     sweep_jobs()[job.id] = sweep_id
     st.session_state["sweep_pick"] = sweep_id  # show the new sweep's results below
 

@@ -12,8 +12,15 @@ A recipe module declares a `base.Recipe`: its hyperparameters, help, timing refe
 a test registers its own). Everything that lists recipes or their settings reads this
 catalog: pipeline.params, train.py, the Retrain form, sweeps, the time estimate.
 Importing it never imports TensorFlow (each recipe imports it when it trains).
+
+A recipe kept outside the project joins through SENTIMENT_RECIPE_MODULES (config), which
+every process reads when the catalog loads, the dashboard's training workers included.
 """
 
+import importlib
+import os
+
+from pipeline import config
 from pipeline.errors import ParameterError
 from pipeline.recipes import ensemble, frozen, ngram, transformer
 from pipeline.recipes.base import Recipe
@@ -49,7 +56,7 @@ def get_recipe(architecture: str) -> Recipe:
         Its Recipe.
     """
     try:
-        return RECIPES[architecture]
+        return catalog()[architecture]
     except KeyError:
         known = ", ".join(RECIPES)
         raise ParameterError(f"Unknown architecture {architecture!r}; known: {known}.") from None
@@ -59,7 +66,7 @@ def explains_at_once(architecture: str | None) -> bool:
     """Whether the Predict tab explains every prediction of a version before being asked
     (see Recipe.explains_at_once); versions older than the recipes (no architecture) are
     n-gram ones."""
-    recipe = RECIPES.get(architecture or "fasttext")
+    recipe = catalog().get(architecture or "fasttext")
     return recipe is None or recipe.explains_at_once
 
 
@@ -86,3 +93,35 @@ for _recipe in (
     ensemble.PAIR,
 ):
     register(_recipe)
+
+
+def register_modules(names: str) -> None:
+    """Register the RECIPE of each named module (comma-separated import names).
+
+    Raises:
+        ParameterError: a module cannot be imported or declares no RECIPE.
+    """
+    for name in filter(None, (part.strip() for part in names.split(","))):
+        try:
+            recipe = importlib.import_module(name).RECIPE
+        except (ImportError, AttributeError) as exc:
+            raise ParameterError(
+                f"{config.RECIPE_MODULES_ENV} names {name!r}, which declares no recipe: {exc}"
+            ) from None
+        register(recipe)
+
+
+_from_environment: list[str] = []  # the SENTIMENT_RECIPE_MODULES value already registered
+
+
+def catalog() -> dict[str, Recipe]:
+    """Every registered recipe by name, with those SENTIMENT_RECIPE_MODULES names.
+
+    The named modules are imported at the first call rather than with this package, since
+    they import pipeline.recipes.base themselves.
+    """
+    names = os.environ.get(config.RECIPE_MODULES_ENV, "")
+    if names not in _from_environment:
+        _from_environment.append(names)
+        register_modules(names)
+    return RECIPES

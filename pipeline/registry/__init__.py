@@ -93,6 +93,11 @@ class Registry:
         self.root = self.store.location  # for messages: the folder or URL as given
         self.work_dir: Path = self.store.work_dir  # a local folder for locks and caches
 
+    def __reduce__(self):
+        # Pickled (to a training worker process) as where it is, and opened there afresh:
+        # a store's clients and caches stay in the process that made them.
+        return (Registry, (self.root,))
+
     @property
     def unavailable(self) -> str | None:
         """Why the store could not be reached on the last request, or None."""

@@ -36,7 +36,7 @@ WRITTEN = [
 # What a commit may carry: the shipped versions, a newly trained one, the sample data.
 KEPT = [
     f"{MODELS}/ACTIVE",
-    f"{MODELS}/20261203-164628-23a5/metadata.json",
+    f"{MODELS}/20261207-151252-68ed/metadata.json",
     f"{MODELS}/20261207-114121-e41e/model.keras",
     "data/sample.csv",
     "docs/screenshots/predict-dark.png",

@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline predict ...`, `... models`, `... export`, `... copy`,
-`... errors`, `... evaluate`, `... sweep`, `... label-issues`."""
+`... errors`, `... evaluate`, `... sweep`, `... label-issues`, `... pick`."""
 
 import json
 import shlex
@@ -72,13 +72,44 @@ def build_parser() -> ArgumentParser:
     issues.add_argument("--text-column", default=config.DEFAULT_TEXT_COLUMN, help="text column")
     issues.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN, help="label column")
     issues.add_argument("--top", type=int, help="print only the N worst (default: all)")
-    for sub in (predict, models, export, copy, errors, evaluate, sweep):
+    pick = add_pick_parser(commands)
+    for sub in (predict, models, export, copy, errors, evaluate, sweep, pick):
         sub.add_argument(
             "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
         )
     for sub in (predict, export):
         sub.add_argument("--version", help="model version (default: the active one)")
     return parser
+
+
+def add_pick_parser(commands) -> ArgumentParser:
+    """The `pick` subcommand: the texts of a pool to label next (pipeline.active)."""
+    from pipeline.active import COLD_START, DEFAULT_STRATEGY, STRATEGIES
+
+    pick = commands.add_parser(
+        "pick", help="choose the texts to label next from a CSV of unlabelled texts"
+    )
+    pick.add_argument("--data", required=True, help="the pool: a CSV of unlabelled texts")
+    pick.add_argument("--text-column", help="text column (default: guessed, and said)")
+    pick.add_argument(
+        "--labelled",
+        help="a labelled CSV: its texts, and copies of them, are never picked (its text "
+        "column: the pool's if it has one, else guessed, and said)",
+    )
+    pick.add_argument("--n", type=int, default=100, help="how many texts (default 100)")
+    pick.add_argument(
+        "--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+        help=f"how to choose (default {DEFAULT_STRATEGY}; see docs/workbench.md)",
+    )  # fmt: skip
+    pick.add_argument("--output", required=True, help="where to write the picked rows (CSV)")
+    pick.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    pick.add_argument(
+        "--version",
+        help=f"the model whose uncertainty chooses (default: the active one); {COLD_START!r} "
+        "for a cold start without a model",
+    )
+    pick.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return pick
 
 
 def format_probabilities(probabilities: dict[str, float]) -> str:
@@ -286,6 +317,86 @@ def label_issues_command(args) -> int:
     return 0
 
 
+def pick_command(args) -> int:
+    """Write the texts of a pool to label next, with the score that chose each."""
+    from pipeline.active import (
+        COLD_START,
+        FROM_MODEL,
+        RANDOM,
+        check_output,
+        pick_texts,
+        read_text_file,
+        write_picks,
+    )
+    from pipeline.predict import load_predictor
+
+    if args.n < 1:
+        raise DataError(f"--n must be at least 1; got {args.n}.")
+    inputs = [args.data] + ([args.labelled] if args.labelled else [])
+    output = check_output(args.output, inputs)
+    pool = read_text_file(args.data, args.text_column)
+    if pool.guessed:
+        say(f"picking from the texts of column {pool.text_column!r} of {pool.name} (guessed "
+            "from the first rows; --text-column chooses another)")  # fmt: skip
+    labelled = None
+    if args.labelled:
+        labelled = read_text_file(args.labelled, preferred=pool.text_column)
+        if labelled.text_column != pool.text_column:  # not the pool's column: a guess
+            say(f"leaving out the texts of column {labelled.text_column!r} of {labelled.name}")
+    cold_start = (args.version or "").lower() == COLD_START
+    predictor = None if cold_start else load_predictor(args.models_dir, args.version)
+
+    shown = False
+
+    def show(done: int, total: int) -> None:
+        nonlocal shown
+        print(f"\rscoring {done:,} / {total:,} texts", end="", file=sys.stderr, flush=True)
+        shown = True
+
+    exclude = labelled.frame[labelled.text_column] if labelled else ()
+    try:
+        picked, summary = pick_texts(
+            predictor, pool.frame, pool.text_column, args.n, args.strategy, exclude, args.seed,
+            on_progress=show,
+        )  # fmt: skip
+    finally:
+        if shown:  # end the progress line, so what follows (even an error) has its own line
+            print(file=sys.stderr)
+    if summary.cold_start and args.strategy != RANDOM:
+        say(f"cold start (no model): {args.strategy} falls back to the k-means spread, the text "
+            f"nearest the centre of each of {summary.clusters:,} clusters")  # fmt: skip
+    write_picks(picked, output)
+    report = {
+        **summary.as_dict(),
+        "data": str(args.data),
+        "text_column_guessed": pool.guessed,
+        "labelled": args.labelled,
+        "labelled_text_column": labelled and labelled.text_column,
+        "output": str(output),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    scores = f"model {summary.version}" if summary.score_from == FROM_MODEL else summary.score_from
+    print(
+        f"picked {summary.picked:,} of {summary.candidates:,} candidate texts by "
+        f"{summary.strategy} (scores from {scores}) into {output}"
+    )
+    print(
+        f"{pool.name}: {summary.rows_in_pool:,} rows; left out {summary.empty_texts:,} empty, "
+        f"{summary.excluded_as_labelled:,} already labelled (or copies of labelled texts), "
+        f"{summary.duplicates_dropped:,} copies of other rows; text column "
+        f"{summary.text_column!r}{' (guessed)' if pool.guessed else ''}"
+    )
+    print(f"pick_score: {summary.score}")
+    return 0
+
+
+def say(message: str) -> None:
+    """A note on stderr: what was guessed or fallen back to, so it is never silent."""
+    print(message, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand. Returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -298,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": evaluate_command,
         "sweep": sweep_command,
         "label-issues": label_issues_command,
+        "pick": pick_command,
     }
     return commands[args.command](args)
 

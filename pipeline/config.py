@@ -21,6 +21,9 @@ DEFAULT_LABEL_COLUMN = "sentiment"
 # Data limits: the row cap keeps a retrain within a small server's memory.
 MAX_TRAINING_ROWS = 200_000
 MIN_ROWS_PER_CLASS = 10
+# A pool of unlabelled texts to pick from (pipeline.active) is read and scored whole, and
+# its picks become training data: the same cap.
+MAX_POOL_ROWS = MAX_TRAINING_ROWS
 
 # Split: shares of distinct normalised texts held out for validation and test.
 # Error analysis slices the test part by the CSV's other columns that have 2 to this many

@@ -7,7 +7,7 @@ import sys
 
 from pipeline import config
 from pipeline.cli import ArgumentParser, run
-from pipeline.errors import DataError
+from pipeline.errors import DataError, RegistryError
 from pipeline.registry import Registry
 from pipeline.sweep.cli import add_sweep_parser, sweep_command
 
@@ -317,23 +317,12 @@ def label_issues_command(args) -> int:
     return 0
 
 
-def pick_command(args) -> int:
-    """Write the texts of a pool to label next, with the score that chose each."""
-    from pipeline.active import (
-        COLD_START,
-        FROM_MODEL,
-        RANDOM,
-        check_output,
-        pick_texts,
-        read_text_file,
-        write_picks,
-    )
+def read_pick_inputs(args):
+    """`pick`'s pool, labelled file (or None) and predictor (None for a cold start), with
+    what was guessed said on stderr."""
+    from pipeline.active import COLD_START, read_text_file
     from pipeline.predict import load_predictor
 
-    if args.n < 1:
-        raise DataError(f"--n must be at least 1; got {args.n}.")
-    inputs = [args.data] + ([args.labelled] if args.labelled else [])
-    output = check_output(args.output, inputs)
     pool = read_text_file(args.data, args.text_column)
     if pool.guessed:
         say(f"picking from the texts of column {pool.text_column!r} of {pool.name} (guessed "
@@ -343,9 +332,22 @@ def pick_command(args) -> int:
         labelled = read_text_file(args.labelled, preferred=pool.text_column)
         if labelled.text_column != pool.text_column:  # not the pool's column: a guess
             say(f"leaving out the texts of column {labelled.text_column!r} of {labelled.name}")
-    cold_start = (args.version or "").lower() == COLD_START
-    predictor = None if cold_start else load_predictor(args.models_dir, args.version)
+    if (args.version or "").lower() == COLD_START:
+        return pool, labelled, None
+    try:
+        return pool, labelled, load_predictor(args.models_dir, args.version)
+    except RegistryError as exc:
+        raise RegistryError(f"{exc} To pick without a model, give --version none.") from exc
 
+
+def pick_command(args) -> int:
+    """Write the texts of a pool to label next, with the score that chose each."""
+    from pipeline.active import RANDOM, check_output, pick_texts, write_picks
+
+    if args.n < 1:
+        raise DataError(f"--n must be at least 1; got {args.n}.")
+    output = check_output(args.output, [args.data] + ([args.labelled] if args.labelled else []))
+    pool, labelled, predictor = read_pick_inputs(args)
     shown = False
 
     def show(done: int, total: int) -> None:
@@ -366,17 +368,21 @@ def pick_command(args) -> int:
         say(f"cold start (no model): {args.strategy} falls back to the k-means spread, the text "
             f"nearest the centre of each of {summary.clusters:,} clusters")  # fmt: skip
     write_picks(picked, output)
-    report = {
-        **summary.as_dict(),
-        "data": str(args.data),
-        "text_column_guessed": pool.guessed,
-        "labelled": args.labelled,
-        "labelled_text_column": labelled and labelled.text_column,
-        "output": str(output),
-    }
     if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
+        print(json.dumps({
+            **summary.as_dict(), "data": str(args.data), "text_column_guessed": pool.guessed,
+            "labelled": args.labelled, "labelled_text_column": labelled and labelled.text_column,
+            "output": str(output),
+        }, indent=2))  # fmt: skip
+    else:
+        print_pick_summary(summary, pool, output)
+    return 0
+
+
+def print_pick_summary(summary, pool, output) -> None:
+    """`pick`'s summary in three lines: what was picked, what was left out, the score."""
+    from pipeline.active import FROM_MODEL
+
     scores = f"model {summary.version}" if summary.score_from == FROM_MODEL else summary.score_from
     print(
         f"picked {summary.picked:,} of {summary.candidates:,} candidate texts by "
@@ -389,7 +395,6 @@ def pick_command(args) -> int:
         f"{summary.text_column!r}{' (guessed)' if pool.guessed else ''}"
     )
     print(f"pick_score: {summary.score}")
-    return 0
 
 
 def say(message: str) -> None:

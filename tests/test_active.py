@@ -186,8 +186,9 @@ def test_labelled_texts_their_copies_and_repeats_are_never_picked(strategy, with
     texts = EXCLUSION_POOL["text"].tolist()
     predictor = fixed_predictor({t: [0.4, 0.3, 0.3] for t in texts}) if with_model else None
     picked, summary = pick_texts(
-        predictor, EXCLUSION_POOL, "text", 10, strategy, exclude=["great debate tonight"]
-    )
+        predictor, EXCLUSION_POOL, "text", 10, strategy,
+        exclude=["RT @cnn: Great Debate tonight https://t.co/zz"],
+    )  # fmt: skip
     assert sorted(picked["id"]) == [3, 6]
     assert (summary.rows_in_pool, summary.empty_texts, summary.excluded_as_labelled) == (8, 2, 3)
     assert (summary.duplicates_dropped, summary.candidates, summary.picked) == (1, 2, 2)
@@ -348,3 +349,13 @@ def test_pick_bad_input_exits_2_with_one_line(
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and fragment in lines[0], err
     assert not (tmp_path / "picks.csv").exists()
+
+
+def test_pick_without_any_model_points_to_the_cold_start(tmp_path, capsys):
+    pool = write(tmp_path / "pool.csv", "text\nhello there\n")
+    code, _, err = pick(
+        "--data", pool, "--output", tmp_path / "picks.csv", "--models-dir", tmp_path / "none",
+        capsys=capsys,
+    )  # fmt: skip
+    assert code == USER_ERROR_EXIT
+    assert "No model in" in err and "To pick without a model, give --version none." in err

@@ -206,6 +206,8 @@ def cluster(vectors, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
+    if clusters >= vectors.shape[0]:  # every text is picked: each its own cluster
+        return np.arange(vectors.shape[0]), np.zeros(vectors.shape[0])
     with warnings.catch_warnings():
         # Fewer distinct texts than clusters leaves some empty; `spread_order` fills up.
         warnings.simplefilter("ignore", ConvergenceWarning)

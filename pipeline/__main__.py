@@ -320,7 +320,8 @@ def label_issues_command(args) -> int:
 def read_pick_inputs(args):
     """`pick`'s pool, labelled file (or None) and predictor (None for a cold start), with
     what was guessed said on stderr."""
-    from pipeline.active import COLD_START, read_text_file
+    from pipeline.active import COLD_START
+    from pipeline.active.files import read_text_file
     from pipeline.predict import load_predictor
 
     pool = read_text_file(args.data, args.text_column)
@@ -342,7 +343,8 @@ def read_pick_inputs(args):
 
 def pick_command(args) -> int:
     """Write the texts of a pool to label next, with the score that chose each."""
-    from pipeline.active import RANDOM, check_output, pick_texts, write_picks
+    from pipeline.active import RANDOM, pick_texts
+    from pipeline.active.files import check_output, write_picks
 
     if args.n < 1:
         raise DataError(f"--n must be at least 1; got {args.n}.")

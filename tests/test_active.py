@@ -12,18 +12,15 @@ from helpers import run_cli
 
 from pipeline import config
 from pipeline.__main__ import main
-from pipeline.active import (
+from pipeline.active import FROM_MODEL, FROM_RANDOM, FROM_SPREAD, pick_texts
+from pipeline.active.strategies import (
     ENTROPY,
-    FROM_MODEL,
-    FROM_RANDOM,
-    FROM_SPREAD,
     MARGIN,
     MARGIN_KMEANS,
     RANDOM,
     STRATEGIES,
     entropies,
     margins,
-    pick_texts,
     random_order,
     uncertainty_order,
 )

@@ -25,34 +25,33 @@ picked at most once. Copies are texts equal after `pipeline.text.normalize_for_g
 (case, a leading "RT @user:", links and spacing aside), the key the leakage-free split
 groups by.
 
-The k-means representation is a word TF-IDF matrix of those normalised texts, not the
-version's own embeddings, because:
-- it exists without a model, so a cold start and a warm one cluster alike;
-- it is the same for every recipe (a fasttext version has no sentence embedding to offer,
-  and a transformer's would mean running the encoder over the pool a second time);
-- it is cheap: a second or two for GOP's 10,000 distinct tweets and 100 clusters, where
-  character 3-5-grams (58,000 columns) took 30 s on the same 2-core machine;
-- what the spread must keep apart is near-copies (a retweet cut short, another tag), and
-  those share their words.
+The arithmetic of each strategy is in `strategies`; reading and writing the CSV files in
+`files`.
 """
 
-import os
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline import config
-from pipeline.csvfile import CsvSource, check_text_column, guess_text_column, read_csv, to_csv_bytes
+from pipeline.active.strategies import (
+    ENTROPY,
+    MARGIN,
+    MARGIN_KMEANS,
+    RANDOM,
+    STRATEGIES,
+    cluster,
+    random_order,
+    spread_order,
+    text_vectors,
+    uncertainty_order,
+)
+from pipeline.csvfile import check_text_column
 from pipeline.errors import DataError
 from pipeline.predict import PROGRESS_STEP, Predictor
 from pipeline.text import normalize_for_grouping
 
-RANDOM, MARGIN, ENTROPY, MARGIN_KMEANS = "random", "margin", "entropy", "margin-kmeans"
-STRATEGIES = (RANDOM, MARGIN, ENTROPY, MARGIN_KMEANS)
 DEFAULT_STRATEGY = MARGIN_KMEANS
 # The version name that means "no model": a cold start (`pick --version none`).
 COLD_START = "none"
@@ -73,9 +72,6 @@ PREFIX = "pick_"
 RANK, SCORE, CLUSTER, CLUSTER_SIZE = (
     PREFIX + n for n in ("rank", "score", "cluster", "cluster_size")
 )
-# The k-means representation: the most frequent words of the pool, so the centres stay
-# small (n clusters x this many floats) however large the pool.
-TFIDF_MAX_WORDS = 5_000
 
 
 @dataclass(frozen=True)
@@ -106,137 +102,6 @@ class PickSummary:
     def as_dict(self) -> dict:
         """The summary as a JSON-ready dict."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class TextFile:
-    """A CSV read for its texts: the frame (every cell a string), its name, the text column
-    and whether that column was guessed."""
-
-    frame: pd.DataFrame
-    name: str
-    text_column: str
-    guessed: bool
-
-
-def margins(probabilities: np.ndarray) -> np.ndarray:
-    """The gap between each row's two largest probabilities; small means unsure.
-
-    Args:
-        probabilities: shape (n, classes), classes >= 2.
-
-    Returns:
-        Shape (n,), in [0, 1].
-    """
-    top_two = np.sort(probabilities, axis=1)[:, -2:]
-    return top_two[:, 1] - top_two[:, 0]
-
-
-def entropies(probabilities: np.ndarray) -> np.ndarray:
-    """The entropy of each row's probabilities, in nats; large means unsure.
-
-    Args:
-        probabilities: shape (n, classes).
-
-    Returns:
-        Shape (n,), from 0 to log(classes).
-    """
-    from scipy.stats import entropy
-
-    return entropy(probabilities, axis=1)
-
-
-def uncertainty_order(strategy: str, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows most worth labelling first, by `margin` or `entropy`.
-
-    Args:
-        strategy: MARGIN or ENTROPY.
-        probabilities: shape (n, classes).
-
-    Returns:
-        The row order (most uncertain first; ties keep the rows' order) and every row's score.
-    """
-    if strategy == ENTROPY:
-        scores = entropies(probabilities)
-        return np.argsort(-scores, kind="stable"), scores
-    scores = margins(probabilities)
-    return np.argsort(scores, kind="stable"), scores
-
-
-def random_order(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random order of `count` rows: a uniform draw each, lowest first.
-
-    Returns:
-        The row order and every row's draw.
-    """
-    draws = np.random.default_rng(seed).random(count)
-    return np.argsort(draws, kind="stable"), draws
-
-
-def text_vectors(texts: list[str]):
-    """The k-means representation (see the module's docstring): word TF-IDF, rows of norm 1.
-
-    Args:
-        texts: normalised texts.
-
-    Returns:
-        A sparse float32 matrix, one row per text; all zeros when no text has a word.
-    """
-    from scipy.sparse import csr_matrix
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer(sublinear_tf=True, max_features=TFIDF_MAX_WORDS, dtype=np.float32)
-    try:
-        return vectorizer.fit_transform(texts)
-    except ValueError:  # an empty vocabulary: no text has a word of two letters
-        return csr_matrix((len(texts), 1), dtype=np.float32)
-
-
-def cluster(vectors, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """k-means on the rows of `vectors` (scikit-learn's KMeans, seeded).
-
-    Args:
-        vectors: one row per text (see `text_vectors`).
-        clusters: how many clusters; at most the number of rows.
-        seed: the random state of the initialisation.
-
-    Returns:
-        Each row's cluster and its distance to that cluster's centre.
-    """
-    from sklearn.cluster import KMeans
-    from sklearn.exceptions import ConvergenceWarning
-
-    if clusters >= vectors.shape[0]:  # every text is picked: each its own cluster
-        return np.arange(vectors.shape[0]), np.zeros(vectors.shape[0])
-    with warnings.catch_warnings():
-        # Fewer distinct texts than clusters leaves some empty; `spread_order` fills up.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = KMeans(n_clusters=clusters, n_init=1, random_state=seed).fit(vectors)
-    distances = model.transform(vectors)[np.arange(vectors.shape[0]), model.labels_]
-    return model.labels_, distances
-
-
-def spread_order(
-    assignment: np.ndarray, preference: np.ndarray, count: int, cluster_first: np.ndarray
-) -> np.ndarray:
-    """One row per cluster, the most preferred of each, then others to make up `count`.
-
-    Args:
-        assignment: each row's cluster.
-        preference: each row's rank key; smaller is picked first within a cluster.
-        count: how many rows to return (at most the number of rows).
-        cluster_first: each row's key for ordering the picks; smaller comes first.
-
-    Returns:
-        `count` row positions: each non-empty cluster's best row (ordered by
-        `cluster_first`), then, if clusters were fewer than `count`, the best of the rest.
-    """
-    by_preference = np.lexsort((np.arange(len(preference)), preference))
-    _, first = np.unique(assignment[by_preference], return_index=True)
-    chosen = by_preference[first]
-    chosen = chosen[np.argsort(cluster_first[chosen], kind="stable")]
-    rest = by_preference[~np.isin(by_preference, chosen)]
-    return np.concatenate([chosen, rest])[:count]
 
 
 def candidate_rows(
@@ -441,73 +306,3 @@ def pick_texts(
         clusters=choice.clusters,
     )
     return picked, summary
-
-
-def read_text_file(
-    source: CsvSource,
-    text_column: str | None = None,
-    preferred: str = config.DEFAULT_TEXT_COLUMN,
-    name: str | None = None,
-    max_rows: int = config.MAX_POOL_ROWS,
-) -> TextFile:
-    """Read a CSV for its texts (a pool, or the labelled texts to leave out).
-
-    Args:
-        source: a path, or the bytes of an upload.
-        text_column: the column of texts; None guesses it (pipeline.csvfile.guess_text_column)
-            and the result says so.
-        preferred: the column taken first when guessing, if it holds texts.
-        name: how to call the source in messages; default the file's name.
-        max_rows: the most rows accepted.
-
-    Returns:
-        The file's frame, name and text column.
-
-    Raises:
-        DataError: unreadable, without rows, over `max_rows`, or without a column of texts.
-    """
-    frame, name, _ = read_csv(source, max_rows=max_rows, name=name)
-    if len(frame) > max_rows:
-        raise DataError(f"{name} has more than {max_rows:,} rows. Use a smaller sample of it.")
-    if frame.empty:
-        raise DataError(f"{name} has a header but no rows.")
-    guessed = not text_column
-    if guessed:
-        text_column = guess_text_column(frame, name, preferred=preferred)
-    else:
-        check_text_column(frame, text_column, name)
-    return TextFile(frame, name, text_column, guessed)
-
-
-def check_output(output: str | Path, inputs: Iterable[str | Path]) -> Path:
-    """Refuse an output path that is a folder or one of the input files.
-
-    Returns:
-        The output as a Path.
-    """
-    output = Path(output)
-    if output.is_dir():
-        raise DataError(f"The output {output} is a folder; give a file name.")
-    for source in inputs:
-        if output.exists() and output.samefile(source):
-            raise DataError(f"The output would overwrite {Path(source).name}; give another name.")
-    return output
-
-
-def write_picks(picked: pd.DataFrame, output: str | Path) -> None:
-    """Write the picked rows as CSV, formula cells made inert (pipeline.csvfile.to_csv_bytes);
-    all or nothing: a failed write leaves no partial file.
-
-    Args:
-        picked: `pick_texts`'s rows.
-        output: the file to write (replaced if it exists).
-    """
-    output = Path(output)
-    temp = output.with_name(f".{output.name}.partial")
-    try:
-        temp.write_bytes(to_csv_bytes(picked))
-        os.replace(temp, output)
-    except OSError as exc:
-        raise DataError(f"Cannot write {output}: {exc.strerror}.") from exc
-    finally:
-        temp.unlink(missing_ok=True)

@@ -173,9 +173,11 @@ def retrain_from_the_browser(url: str, data: Path, arch: str, epochs: int | None
         page.get_by_role("option", name=arch, exact=True).click()
         panel.get_by_text("Upload a CSV").click()
         panel.locator("input[type=file]").set_input_files(str(data))
+        panel.get_by_text(re.compile(r"run on these [\d,]+ rows should take")).wait_for()
         if epochs:
             panel.get_by_role("spinbutton", name="Epochs").fill(str(epochs))
         panel.get_by_role("button", name="Start training").click()
+        panel.get_by_role("button", name="Cancel").wait_for()  # the job has started
         end = panel.get_by_text(re.compile(r"Saved version \S+ in|The training process|failed"))
         end.first.wait_for(timeout=4 * 3600 * 1000)
         said = end.first.inner_text()

@@ -41,6 +41,21 @@ def test_a_session_is_locked_out_after_its_wrong_attempts():
     limiter.check("a")  # the lock-out is over
 
 
+def test_the_right_password_clears_a_sessions_wrong_attempts():
+    clock = Clock()
+    limiter = AttemptLimiter(per_key=3, per_minute=100, lockout_seconds=60, clock=clock)
+    for _ in range(2):
+        limiter.failed("a")
+    limiter.succeeded("a")
+    for _ in range(2):  # two more slips after a success do not lock the session out
+        limiter.check("a")
+        limiter.failed("a")
+    limiter.check("a")
+    limiter.failed("a")
+    with pytest.raises(RateLimited):  # three in a row do
+        limiter.check("a")
+
+
 def test_many_sessions_together_are_throttled_too():
     clock = Clock()
     limiter = AttemptLimiter(per_key=5, per_minute=4, lockout_seconds=60, clock=clock)

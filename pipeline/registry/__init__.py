@@ -17,6 +17,8 @@ its files, saved all or nothing like a version, never listed as a version, and d
 with the version.
 """
 
+from __future__ import annotations  # `list` is also a method name below
+
 import json
 import os
 import secrets
@@ -214,7 +216,7 @@ class Registry:
                      activate="always" if promote else "if_none", files=files)  # fmt: skip
         return version
 
-    def copy_in(self, source: "Registry", version: str) -> bool:
+    def copy_in(self, source: Registry, version: str) -> bool:
         """Copy one version from another registry, keeping its id, and its evaluations that
         are not here yet.
 
@@ -326,7 +328,7 @@ class Registry:
     def _evaluation_store(self, version: str):
         return self.store.substore(f"{EVALUATIONS_DIR}/{version}")
 
-    def evaluations(self, version: str | None = None) -> "list[dict]":
+    def evaluations(self, version: str | None = None) -> list[dict]:
         """Every evaluation stored beside a version, newest first.
 
         Args:

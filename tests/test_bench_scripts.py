@@ -1,6 +1,7 @@
 """Every bench script starts (its --help), writes its result through bench/record.py, and the
-cheap ones write a real result file: ensembles.py over saved probabilities, and
-compare_models.py --from-json over an earlier run's --json output (nothing trained)."""
+cheap ones write a real result file: ensembles.py over saved probabilities,
+compare_models.py --from-json over an earlier run's --json output (nothing trained), and
+active_learning.py --quick (two rounds of the labelling loop on data/sample.csv)."""
 
 import json
 import os
@@ -13,16 +14,17 @@ import pytest
 from bench.compare_models import DEFAULT, PEERS
 from bench.record import RESULTS_DIR_ENV, ROOT, read_result
 from bench.report import bench_scripts
+from pipeline.active.strategies import STRATEGIES
 
 SCRIPTS = bench_scripts()
 
 
-def run_bench(*args: str, results_dir=None) -> subprocess.CompletedProcess:
+def run_bench(*args: str, results_dir=None, timeout=120) -> subprocess.CompletedProcess:
     environment = {**os.environ}
     if results_dir is not None:
         environment[RESULTS_DIR_ENV] = str(results_dir)
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          env=environment, timeout=120)  # fmt: skip
+                          env=environment, timeout=timeout)  # fmt: skip
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
@@ -104,3 +106,21 @@ def test_compare_models_refuses_an_earlier_output_that_does_not_match_the_option
     assert wrong_names.returncode == 1
     assert f"holds the candidates ['{DEFAULT}', 'fasttext']" in wrong_names.stderr
     assert not results.exists()
+
+
+def test_active_learning_quick_runs_the_labelling_loop_and_judges_the_best_strategy(tmp_path):
+    done = run_bench("bench/active_learning.py", "--quick", results_dir=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = read_result(tmp_path / "active_learning-quick.json")
+    assert result.changed_arguments == {"quick": {"value": True, "default": False}}
+    means = "sample.csv: means of 1 seed"
+    assert [f.group for f in result.figures if f.target is not None] == [means, means]
+    judged_f1, needed = [f for f in result.figures if f.target is not None]
+    assert judged_f1.name.endswith("(best on validation): test macro-F1, mean over the rounds")
+    assert judged_f1.reference.name == "random, mean over the rounds"
+    assert needed.unit == "labels" and needed.reference.value == 40
+    # every strategy's test macro-F1 at each round (20 and 40 labels), beside random's
+    curve = [f for f in result.figures if f.group.startswith("sample.csv: test macro-F1 by")]
+    assert [f.name for f in curve] == [f"{n} labels: {s}" for n in (20, 40) for s in STRATEGIES]
+    first_round = {f.value for f in curve if f.name.startswith("20 labels")}
+    assert len(first_round) == 1  # one random start, one model, shared by every strategy

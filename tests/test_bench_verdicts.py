@@ -1,9 +1,12 @@
 """The benches' verdicts can fail: each is a same-run ratio that a worse result misses (issue
 40: "no bench verdict can hold by construction"). Built from made-up figures, no training."""
 
+import math
+
 import pandas as pd
 import pytest
 
+from bench.active_learning import result_figures as active_learning_figures
 from bench.calibration import ece_figures
 from bench.compare_models import DEFAULT, result_figures
 from bench.label_issues import ORIGINAL
@@ -171,3 +174,66 @@ def test_a_second_process_that_adds_too_little_misses():
         "dashboard, one process: completed predictions per second": True,
         "dashboard, two processes behind nginx: completed predictions per second": False,
     }
+
+
+def learning_curve(validation: list[float], test: list[float]) -> list[dict]:
+    """One seed's rounds at 100, 400, 700 and 1,000 labels: [accuracy, macro-F1] each."""
+    return [{"labels": n, "validation": [v, v], "test": [t, t], "seconds": 1.0}
+            for n, v, t in zip((100, 400, 700, 1000), validation, test, strict=True)]  # fmt: skip
+
+
+RANDOM_CURVE = learning_curve([0.30, 0.40, 0.45, 0.50], [0.30, 0.40, 0.45, 0.50])
+
+
+def al_verdicts(results: dict) -> dict[str, bool]:
+    return verdicts(active_learning_figures(results, [42, 1]))
+
+
+def test_the_strategy_best_on_validation_is_judged_on_test_even_when_another_wins_there():
+    # margin leads on validation and trails random on test; entropy leads on test only.
+    by_strategy = {
+        "random": [RANDOM_CURVE, RANDOM_CURVE],
+        "margin": [learning_curve([0.30, 0.50, 0.55, 0.60], [0.30, 0.38, 0.44, 0.49])] * 2,
+        "entropy": [learning_curve([0.30, 0.41, 0.46, 0.51], [0.30, 0.50, 0.55, 0.60])] * 2,
+    }
+    assert al_verdicts({"gop.csv": by_strategy}) == {
+        "gop.csv: means of 2 seeds: margin (best on validation): test macro-F1, mean over the "
+        "rounds": False,
+        "gop.csv: means of 2 seeds: margin: labels to reach random's test macro-F1 at 1,000": False,
+    }
+
+
+def test_the_best_strategy_must_beat_random_on_every_data_set():
+    # margin-kmeans is best on validation over both data sets, above random on GOP's test
+    # part (reaching random's 0.50 at 700 labels); on Apple's, one seed of two is so far
+    # behind that the mean over the seeds falls below random's and never reaches 0.50.
+    ahead = learning_curve([0.30, 0.50, 0.55, 0.60], [0.30, 0.45, 0.50, 0.55])
+    behind = learning_curve([0.30, 0.50, 0.55, 0.60], [0.30, 0.30, 0.35, 0.40])
+    results = {
+        "gop.csv": {"random": [RANDOM_CURVE] * 2, "margin-kmeans": [ahead] * 2},
+        "apple.csv": {"random": [RANDOM_CURVE] * 2, "margin-kmeans": [ahead, behind]},
+    }
+    figures = active_learning_figures(results, [42, 1])
+    judged = {(f.group, f.name): f for f in figures if f.target is not None}
+    macro_f1 = "margin-kmeans (best on validation): test macro-F1, mean over the rounds"
+    needed = "margin-kmeans: labels to reach random's test macro-F1 at 1,000"
+    assert {key: f.met for key, f in judged.items()} == {
+        ("gop.csv: means of 2 seeds", macro_f1): True,
+        ("gop.csv: means of 2 seeds", needed): True,
+        ("apple.csv: means of 2 seeds", macro_f1): False,  # 0.394 against 0.4125
+        ("apple.csv: means of 2 seeds", needed): False,  # 0.475 at 1,000 against 0.50
+    }
+    assert judged[("gop.csv: means of 2 seeds", needed)].value == 700
+    # each seed's figures carry no target; the seeds that beat random are counted
+    seeds_ahead = {f.group: f.value for f in figures if "seeds where" in f.name}
+    assert seeds_ahead == {"gop.csv: means of 2 seeds": 2, "apple.csv: means of 2 seeds": 1}
+
+
+def test_a_strategy_that_never_reaches_randoms_score_needs_infinitely_many_labels():
+    slow = learning_curve([0.30, 0.50, 0.55, 0.60], [0.30, 0.42, 0.47, 0.49])
+    figures = active_learning_figures({"gop.csv": {"random": [RANDOM_CURVE], "margin": [slow]}},
+                                      [42])  # fmt: skip
+    (needed,) = [f for f in figures if f.target is not None and f.unit == "labels"]
+    assert math.isinf(needed.value) and needed.met is False
+    (mean,) = [f for f in figures if f.target is not None and f.unit == ""]
+    assert mean.met is True  # 0.42 on average over the rounds against random's 0.4125

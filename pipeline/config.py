@@ -85,6 +85,8 @@ ADMIN_LOCKOUT_SECONDS = 60
 # Feedback rows: per browser session, and in the whole store.
 FEEDBACK_ROWS_PER_SESSION = 20
 FEEDBACK_ROWS_TOTAL = 10_000
+# Labels in the labelled set (pipeline.labelled), all annotators together.
+LABELS_TOTAL = 50_000
 # REST API requests per client (its address) per minute; 0 turns the limit off.
 API_REQUESTS_PER_MINUTE = 120
 # How often a server re-reads the active version from the registry (replicas follow a

@@ -273,3 +273,28 @@ def labelled_csv(labelled: LabelledSet) -> bytes:
     label). Texts are written as given, not made formula-safe, as a corrected copy of a
     data file is: they are training data, and a changed text would be another text."""
     return training_rows(labelled).to_csv(index=False).encode("utf-8")
+
+
+def rows_for_training(labelled: LabelledSet, classes: list[str]) -> tuple[pd.DataFrame, int]:
+    """The labelled set's training rows whose label is one of the data's classes.
+
+    Args:
+        labelled: the labelled set.
+        classes: the labels of the data trained on (LabelledData.labels).
+
+    Returns:
+        The rows (`text`, `label`), and how many were left out for a label the data lacks.
+
+    Raises:
+        DataError: the set is empty, or none of its labels is one of `classes`.
+    """
+    rows = training_rows(labelled)
+    if rows.empty:
+        raise DataError("The labelled set is empty: label some texts in the Label tab first.")
+    known = rows["label"].isin(classes)
+    if not known.any():
+        raise DataError(
+            f"None of the labelled set's labels ({', '.join(sorted(set(rows['label'])))}) is a "
+            f"class of the data chosen ({', '.join(classes)}). Choose data with those classes."
+        )
+    return rows[known].reset_index(drop=True), int((~known).sum())

@@ -108,7 +108,11 @@ def main() -> None:
         st.error(f"{exc} Showing {default} instead.")
         predictor = get_predictor(str(registry.root), default)
     header_ui(predictor)
-    tabs = st.tabs(["Predict", "Batch", "Data", "Models", "Retrain", "Label"])
+    # The tabs know which one is open (a switch reruns the app), so the Label tab binds its
+    # keyboard shortcuts only while it is open: Streamlit keeps hidden tabs mounted, and a
+    # key pressed on another tab would otherwise give a label unseen.
+    names = ["Predict", "Batch", "Data", "Models", "Retrain", "Label"]
+    tabs = st.tabs(names, key="tab", on_change="rerun")
     predict_tab, batch_tab, data_tab, models_tab, retrain_tab, label_tab = tabs
     with predict_tab:
         predict_ui(predictor)
@@ -121,7 +125,7 @@ def main() -> None:
     # The Label tab runs before the Retrain tab, which it sits after: a training started
     # there shows in the Retrain tab in the same run.
     with label_tab:
-        label_ui(registry, predictor)
+        label_ui(registry, predictor, shortcuts=bool(label_tab.open))
     with retrain_tab:
         retrain_ui(registry)
 

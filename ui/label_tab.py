@@ -3,6 +3,8 @@ shortcuts: 1, 2, 3... for the classes, S to skip, U to undo), and retrain with t
 
 Picking is pipeline.active.pick_texts; the queue is pipeline.active.queue.LabelQueue; the
 labels go at once into the labelled set kept with the registry (pipeline.labelled).
+The keys are bound only while the tab is open (streamlit_app.py's tabs know which one is):
+Streamlit keeps hidden tabs mounted, and a key pressed on another tab must label nothing.
 Labelling follows the admin guard's rule for training (ui.guard.may_train): the labels are
 training data written into the model store, so a deployment that guards training guards
 them too; picking, reading and downloading the set stay open.
@@ -173,8 +175,13 @@ def card_ui(queue: LabelQueue) -> None:
     )
 
 
-def buttons_ui(registry: Registry, queue: LabelQueue, allowed: bool) -> None:
-    """One button per class (keys 1, 2, 3...), Skip (S) and Undo (U)."""
+def buttons_ui(registry: Registry, queue: LabelQueue, allowed: bool, shortcuts: bool) -> None:
+    """One button per class (keys 1, 2, 3...), Skip (S) and Undo (U); the keys only when
+    `shortcuts` (the Label tab is open)."""
+
+    def key(shortcut: str | None) -> str | None:
+        return shortcut if shortcuts else None
+
     position = queue.position
     finished = queue.current is None
     disabled = not allowed or not _annotator().strip() or finished
@@ -187,17 +194,17 @@ def buttons_ui(registry: Registry, queue: LabelQueue, allowed: bool) -> None:
                 disabled=disabled,
                 on_click=_give,
                 args=(registry, label, position),
-                shortcut=CLASS_SHORTCUTS[i] if i < len(CLASS_SHORTCUTS) else None,
+                shortcut=key(CLASS_SHORTCUTS[i] if i < len(CLASS_SHORTCUTS) else None),
             )
         st.button("Skip", key="label_skip", disabled=disabled, on_click=_skip,
-                  args=(position,), shortcut="S")  # fmt: skip
+                  args=(position,), shortcut=key("S"))  # fmt: skip
         st.button(
             "Undo",
             key="label_undo",
             disabled=not allowed or not queue.steps,
             on_click=_undo,
             args=(registry, position),
-            shortcut="U",
+            shortcut=key("U"),
             help="Back to the last text you labelled or skipped; its label is removed.",
         )
 
@@ -233,7 +240,7 @@ def labelled_set_ui(labelled: LabelledSet) -> None:
     )
 
 
-def labelling_ui(registry: Registry, allowed: bool) -> None:
+def labelling_ui(registry: Registry, allowed: bool, shortcuts: bool) -> None:
     """The queue's progress, the text shown now, the buttons and the labelled set; rerun
     alone (a fragment) on each label, so labelling never waits for the other tabs."""
     message = st.session_state.pop(MESSAGE_KEY, None)
@@ -263,7 +270,7 @@ def labelling_ui(registry: Registry, allowed: bool) -> None:
             card_ui(queue)
         if not _annotator().strip():
             st.caption("Type your name above to label.")
-        buttons_ui(registry, queue, allowed)
+        buttons_ui(registry, queue, allowed, shortcuts)
     labelled_set_ui(labelled)
 
 
@@ -316,8 +323,8 @@ def retrain_ui(registry: Registry, predictor: Predictor, allowed: bool) -> None:
         )
 
 
-def label_ui(registry: Registry, predictor: Predictor) -> None:
-    """The whole Label tab."""
+def label_ui(registry: Registry, predictor: Predictor, shortcuts: bool = True) -> None:
+    """The whole Label tab; `shortcuts`: bind the keyboard shortcuts (the tab is open)."""
     st.caption(
         "Label the texts the model is least sure of, one at a time: keys 1, 2, 3... give "
         "the classes in the buttons' order, S skips, U undoes. Each label is saved at once."
@@ -335,5 +342,5 @@ def label_ui(registry: Registry, predictor: Predictor) -> None:
             pick_ui(registry, predictor, *chosen)
     except SentimentError as exc:
         show_error(exc)
-    st.fragment(labelling_ui)(registry, allowed)
+    st.fragment(labelling_ui)(registry, allowed, shortcuts)
     retrain_ui(registry, predictor, allowed)

@@ -217,3 +217,39 @@ def test_an_unreachable_store_says_so_and_keeps_no_label_it_could_not_save(
     assert offline.texts == 1 and "cannot be reached" in offline.stale
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         label(Registry(s3_env["url"]), "given during the outage")
+
+
+def test_a_queue_labels_skips_undoes_and_passes_over_texts_labelled_meanwhile(
+    tmp_path, tiny_models_dir
+):
+    from pipeline.active import pick_texts
+    from pipeline.active.queue import LabelQueue
+    from pipeline.predict import load_predictor
+
+    predictor = load_predictor(tiny_models_dir)
+    pool = pd.DataFrame({"text": TEXTS[:8]})
+    picked, summary = pick_texts(predictor, pool, "text", 5, "margin")
+    queue = LabelQueue.from_picks(picked, summary, predictor.labels, "pool.csv", "ab" * 32)
+    registry = Registry(tmp_path / "models")
+    assert queue.texts == picked["text"].tolist() and queue.undo(registry, "ann") is None
+    guess = queue.guess()
+    assert list(guess) == predictor.labels and abs(sum(guess.values()) - 1) < 1e-4
+
+    first = queue.give(registry, "negative", "ann")
+    assert first["text"] == queue.texts[0] and first["model_version"] == predictor.version
+    assert first["model_guess"] == max(guess, key=guess.get)
+    assert first["model_probabilities"] == pytest.approx(guess, abs=1e-6)
+    queue.skip()
+    save_label(registry, queue.texts[3].upper(), "neutral", "bob", "pool.csv")  # a copy
+    queue.give(registry, "positive", "ann")  # the third text
+    queue.pass_labelled(read_labelled_set(registry).frame["text"])
+    assert queue.position == 4 and queue.current == queue.texts[4]
+    assert vars(queue.progress()) == {
+        "done": 4, "total": 5, "labelled": 2, "skipped": 1, "by_others": 1
+    }  # fmt: skip
+
+    assert queue.undo(registry, "ann").position == 2  # the third text's label is removed
+    assert queue.current == queue.texts[2] and queue.progress().by_others == 0
+    assert sorted(read_labelled_set(registry).frame["annotator"]) == ["ann", "bob"]
+    assert queue.undo(registry, "ann").label_id is None  # the skip: no label to remove
+    assert queue.current == queue.texts[1] and read_labelled_set(registry).labels_given == 2

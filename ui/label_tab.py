@@ -17,11 +17,7 @@ from pipeline.active import DEFAULT_STRATEGY, STRATEGIES, STRATEGY_HELP, pick_te
 from pipeline.active.files import TextFile, read_text_file
 from pipeline.active.queue import LabelQueue
 from pipeline.errors import SentimentError
-from pipeline.labelled import (
-    LabelledSet,
-    labelled_csv,
-    read_labelled_set,
-)
+from pipeline.labelled import MAX_ANNOTATOR_CHARS, LabelledSet, labelled_csv, read_labelled_set
 from pipeline.params import architectures, resolve_params
 from pipeline.predict import Predictor
 from pipeline.registry import Registry
@@ -100,10 +96,11 @@ def pick_ui(registry: Registry, predictor: Predictor, pool: TextFile, column: st
     def show(done: int, total: int) -> None:
         progress.progress(done / total, text=f"Scored {done:,} of {total:,} texts")
 
-    picked, summary = pick_texts(
-        predictor, pool.frame, column, int(count), strategy, labelled.frame["text"],
-        on_progress=show,
-    )  # fmt: skip
+    with st.spinner("Choosing the texts..."):
+        picked, summary = pick_texts(
+            predictor, pool.frame, column, int(count), strategy, labelled.frame["text"],
+            on_progress=show,
+        )  # fmt: skip
     progress.empty()
     st.session_state[QUEUE_KEY] = LabelQueue.from_picks(
         picked, summary, predictor.labels, pool.name, pool.sha256
@@ -299,6 +296,7 @@ def retrain_ui(registry: Registry, predictor: Predictor, allowed: bool) -> None:
     clicked = st.button(
         "Retrain with these labels", key="label_retrain", on_click=note_click, disabled=not allowed
     )
+    clicked_at = st.session_state.pop(CLICKED_KEY, None) if clicked else None
     if not allowed:
         st.caption("Training needs the admin password (sidebar).")
     if clicked and chosen is None:
@@ -306,8 +304,8 @@ def retrain_ui(registry: Registry, predictor: Predictor, allowed: bool) -> None:
     elif clicked:
         try:
             description = start_job(
-                registry, chosen, {"architecture": architecture}, False,
-                st.session_state.pop(CLICKED_KEY, None), include_labels=True,
+                registry, chosen, {"architecture": architecture}, False, clicked_at,
+                include_labels=True,
             )  # fmt: skip
             job = get_runner().current
             st.session_state[STARTED_KEY] = (job.id, description)
@@ -329,7 +327,7 @@ def label_ui(registry: Registry, predictor: Predictor, shortcuts: bool = True) -
         "Label the texts the model is least sure of, one at a time: keys 1, 2, 3... give "
         "the classes in the buttons' order, S skips, U undoes. Each label is saved at once."
     )
-    st.text_input("Your name (annotator)", key=ANNOTATOR_KEY, max_chars=60)
+    st.text_input("Your name (annotator)", key=ANNOTATOR_KEY, max_chars=MAX_ANNOTATOR_CHARS)
     allowed = may_train()
     if not allowed:
         st.warning(

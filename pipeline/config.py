@@ -24,6 +24,8 @@ MIN_ROWS_PER_CLASS = 10
 # A pool of unlabelled texts to pick from (pipeline.active) is read and scored whole, and
 # its picks become training data: the same cap.
 MAX_POOL_ROWS = MAX_TRAINING_ROWS
+# The Label tab picks at most this many texts at a time (the command line has no cap).
+MAX_LABEL_PICKS = 1_000
 
 # Split: shares of distinct normalised texts held out for validation and test.
 # Error analysis slices the test part by the CSV's other columns that have 2 to this many

@@ -36,7 +36,6 @@ STARTED_KEY = "label_retrain_job"
 SAMPLE_POOL = "data/sample.csv (its texts)"
 UPLOAD_POOL = "Upload a CSV"
 DEFAULT_PICKS = 20
-MAX_PICKS = 1_000
 # The labelled set's newest rows shown under the labelling card.
 SHOWN_LABELS = 100
 # Keys for the class buttons, in the model's label order; S and U for skip and undo.
@@ -72,8 +71,8 @@ def pool_ui() -> tuple[TextFile, str] | None:
 
 
 def strategy_help() -> str:
-    """Every strategy's help, the default first."""
-    return "\n\n".join(f"**{name}**: {STRATEGY_HELP[name]}" for name in STRATEGIES[::-1])
+    """Every strategy's help, in STRATEGY_HELP's order (the default first)."""
+    return "\n\n".join(f"**{name}**: {text}" for name, text in STRATEGY_HELP.items())
 
 
 def pick_ui(registry: Registry, predictor: Predictor, pool: TextFile, column: str) -> None:
@@ -86,7 +85,9 @@ def pick_ui(registry: Registry, predictor: Predictor, pool: TextFile, column: st
         key="label_strategy",
         help=strategy_help(),
     )
-    count = right.number_input("Texts to pick", 1, MAX_PICKS, DEFAULT_PICKS, step=1, key="label_n")
+    count = right.number_input(
+        "Texts to pick", 1, config.MAX_LABEL_PICKS, DEFAULT_PICKS, step=1, key="label_n"
+    )
     st.caption(escape_markdown(STRATEGY_HELP[strategy]))
     if not st.button(f"Pick {count} texts", type="primary", key="label_pick"):
         return

@@ -11,6 +11,7 @@ from ui.batch_tab import batch_ui
 from ui.common import escape_markdown, get_predictor, get_registry, keep_keras_state
 from ui.data_tab import data_ui
 from ui.guard import admin_ui
+from ui.label_tab import label_ui
 from ui.models_tab import models_ui
 from ui.predict_tab import predict_ui
 from ui.retrain_tab import retrain_ui
@@ -107,8 +108,12 @@ def main() -> None:
         st.error(f"{exc} Showing {default} instead.")
         predictor = get_predictor(str(registry.root), default)
     header_ui(predictor)
-    tabs = st.tabs(["Predict", "Batch", "Data", "Models", "Retrain"])
-    predict_tab, batch_tab, data_tab, models_tab, retrain_tab = tabs
+    # The tabs know which one is open (a switch reruns the app), so the Label tab binds its
+    # keyboard shortcuts only while it is open: Streamlit keeps hidden tabs mounted, and a
+    # key pressed on another tab would otherwise give a label unseen.
+    names = ["Predict", "Batch", "Data", "Models", "Retrain", "Label"]
+    tabs = st.tabs(names, key="tab", on_change="rerun")
+    predict_tab, batch_tab, data_tab, models_tab, retrain_tab, label_tab = tabs
     with predict_tab:
         predict_ui(predictor)
     with batch_tab:
@@ -117,6 +122,10 @@ def main() -> None:
         data_ui()
     with models_tab:
         models_ui(registry)
+    # The Label tab runs before the Retrain tab, which it sits after: a training started
+    # there shows in the Retrain tab in the same run.
+    with label_tab:
+        label_ui(registry, predictor, shortcuts=bool(label_tab.open))
     with retrain_tab:
         retrain_ui(registry)
 

@@ -24,6 +24,8 @@ MIN_ROWS_PER_CLASS = 10
 # A pool of unlabelled texts to pick from (pipeline.active) is read and scored whole, and
 # its picks become training data: the same cap.
 MAX_POOL_ROWS = MAX_TRAINING_ROWS
+# The Label tab picks at most this many texts at a time (the command line has no cap).
+MAX_LABEL_PICKS = 1_000
 
 # Split: shares of distinct normalised texts held out for validation and test.
 # Error analysis slices the test part by the CSV's other columns that have 2 to this many
@@ -85,6 +87,8 @@ ADMIN_LOCKOUT_SECONDS = 60
 # Feedback rows: per browser session, and in the whole store.
 FEEDBACK_ROWS_PER_SESSION = 20
 FEEDBACK_ROWS_TOTAL = 10_000
+# Labels in the labelled set (pipeline.labelled), all annotators together.
+LABELS_TOTAL = 50_000
 # REST API requests per client (its address) per minute; 0 turns the limit off.
 API_REQUESTS_PER_MINUTE = 120
 # How often a server re-reads the active version from the registry (replicas follow a

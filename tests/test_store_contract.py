@@ -26,8 +26,8 @@ def store(request, tmp_path):
 def test_the_contract_lists_every_method_the_registry_calls():
     assert set(CONTRACT) == {
         "exclusive", "committed", "read_metadata", "version_file", "model_problem", "staging",
-        "commit", "discard", "hide", "unhide", "purge", "substore", "remove", "read_pointer",
-        "swap_pointer",
+        "commit", "discard", "commit_record", "hide", "unhide", "purge", "substore", "remove",
+        "read_pointer", "swap_pointer",
     }  # fmt: skip
 
 
@@ -46,3 +46,15 @@ def test_each_method_takes_the_contracts_arguments(kind, name):
     assert list(got.parameters) == list(wanted.parameters), (kind.__name__, name)
     for parameter in wanted.parameters.values():
         assert got.parameters[parameter.name].default == parameter.default, (kind, name)
+
+
+def test_a_record_is_committed_listed_read_and_deleted_like_a_version(store):
+    labels = store.substore(".labels")
+    labels.commit_record("r1", '{"created": "2026-01-01T00:00:00", "label": "x"}')
+    labels.commit_record("r2", '{"created": "2026-01-02T00:00:00", "label": "y"}')
+    assert labels.committed() == ["r2", "r1"]  # newest first
+    assert '"label": "y"' in labels.read_metadata("r2")
+    assert store.committed() == []  # never taken for a model version
+    with labels.exclusive():
+        labels.purge("r1", labels.hide("r1"))
+    assert labels.committed() == ["r2"]

@@ -38,16 +38,24 @@ def source_ui() -> tuple[pd.DataFrame | None, str | None]:
     return None, None
 
 
-def column_ui(frame: pd.DataFrame, name: str, digest: str) -> str:
+def column_ui(
+    frame: pd.DataFrame, name: str, digest: str, key: str = "batch", doing: str = "Scoring"
+) -> str:
     """The "Text column" selectbox, set to the guess for each new file, with what it took
-    and a preview. Returns the column; a numeric or empty one is refused (DataError)."""
+    and a preview. Returns the column; a numeric or empty one is refused (DataError).
+
+    Args:
+        frame, name, digest: the file read (pipeline.csvfile.read_csv).
+        key: the prefix of the widget keys, so several tabs can use this.
+        doing: what is done with the texts, for the caption ("Scoring", "Picking from").
+    """
     guess = guess_text_column(frame, name, config.DEFAULT_TEXT_COLUMN)
-    if st.session_state.get("batch_column_file") != digest:
+    if st.session_state.get(f"{key}_column_file") != digest:
         # A new file: start from its guess, not from the previous file's choice.
-        st.session_state["batch_column_file"] = digest
-        st.session_state["batch_column"] = guess
+        st.session_state[f"{key}_column_file"] = digest
+        st.session_state[f"{key}_column"] = guess
     columns = [str(c) for c in frame.columns]
-    column = st.selectbox("Text column", columns, key="batch_column")
+    column = st.selectbox("Text column", columns, key=f"{key}_column")
     check_text_column(frame, column, name)
     if column != guess:
         how = f"your choice (the guess was {escape_markdown(guess)})"
@@ -56,7 +64,7 @@ def column_ui(frame: pd.DataFrame, name: str, digest: str) -> str:
     else:
         how = "guessed: of the columns that are not numbers, it holds the longest texts"
     st.caption(
-        f"Scoring the texts of column **{escape_markdown(column)}**, {how}. "
+        f"{doing} the texts of column **{escape_markdown(column)}**, {how}. "
         "Pick another in **Text column** if these are not the texts."
     )
     st.dataframe(frame[[column]].head(PREVIEW_ROWS), width="stretch", hide_index=True)

@@ -13,6 +13,7 @@ from pipeline.estimate import describe_duration, expected_training_seconds, form
 from pipeline.evaluate import evaluate_predictor
 from pipeline.feedback import read_feedback
 from pipeline.jobs import WorkerCall
+from pipeline.labelled import read_labelled_set, rows_for_training
 from pipeline.params import (
     ParamSpec,
     architecture_help,
@@ -23,6 +24,7 @@ from pipeline.params import (
 )
 from pipeline.recipes import check_model_size
 from pipeline.registry import Registry
+from pipeline.wording import plural
 from ui.common import escape_markdown, get_predictor, show_error
 from ui.data_tab import choose_data_ui, load_data
 from ui.guard import is_admin, may_train
@@ -56,19 +58,24 @@ def param_widget(container, spec: ParamSpec, default, architecture: str):
     )  # fmt: skip
 
 
-def form_ui(architecture: str) -> tuple[dict, bool] | None:
-    """The hyperparameter form. Returns (values, include feedback) when submitted."""
+def form_ui(architecture: str) -> tuple[dict, bool, bool] | None:
+    """The hyperparameter form. Returns (values, include feedback, include the labelled
+    set) when submitted."""
     with st.form("retrain_form"):
         columns = st.columns(3)
         values = {"architecture": architecture}
         for i, spec in enumerate(specs_for(architecture)):
             values[spec.name] = param_widget(columns[i % 3], spec, spec.default, architecture)
         include_feedback = st.checkbox("Include feedback rows in training", key="retrain_feedback")
-        submitted = st.form_submit_button("Start training", type="primary", on_click=_note_click)
-    return (values, include_feedback) if submitted else None
+        include_labels = st.checkbox(
+            "Include the labelled set (the Label tab's labels) in training",
+            key="retrain_labels",
+        )
+        submitted = st.form_submit_button("Start training", type="primary", on_click=note_click)
+    return (values, include_feedback, include_labels) if submitted else None
 
 
-def _note_click() -> None:
+def note_click() -> None:
     # Callbacks run before the script, so this is the click, not the end of the page's
     # other tabs or of loading TensorFlow: the job's clock starts here.
     st.session_state[CLICKED_KEY] = time.time()
@@ -86,24 +93,41 @@ def start_job(
     values: dict,
     include_feedback: bool,
     clicked: float | None = None,
-) -> None:
+    include_labels: bool = False,
+) -> str:
     """Validate everything, then start the job; raises SentimentError with what to fix.
 
     `clicked` (time.time() of the click on Start training) starts the job's clock, so the
     duration shown at the end is the whole wait, validation and imports included.
+    With `include_labels`, the labelled set's texts (pipeline.labelled) join the training
+    part, as feedback rows do.
+
+    Returns:
+        The job's description, with what it adds to the data.
     """
     params = resolve_params(values)
     check_caps(params, config.MAX_RETRAIN_EPOCHS, config.MAX_RETRAIN_VOCAB)
     data = load_data(*chosen)
     check_model_size(params, len(data.labels), config.MAX_RETRAIN_PARAMETERS)
-    extra = feedback_rows() if include_feedback else None
-    command = f"dashboard retrain on {data.source}: {params.to_dict()}"
+    extra, added = [], ""
+    if include_feedback:
+        extra.append(feedback_rows())
+    if include_labels:
+        rows, left_out = rows_for_training(read_labelled_set(registry), data.labels)
+        extra.append(rows)
+        added = f" + {plural(len(rows), 'labelled text')}"
+        if left_out:
+            added += f" ({left_out:,} more left out: labels the data lacks)"
+    extra_rows = pd.concat(extra, ignore_index=True) if extra else None
+    command = f"dashboard retrain on {data.source}{added}: {params.to_dict()}"
     call = WorkerCall(
         "pipeline.train:train_and_save",
         {"data": data, "params": params, "registry": registry, "command": command,
-         "extra_training_rows": extra},
+         "extra_training_rows": extra_rows},
     )  # fmt: skip
-    get_runner().start(call, f"{params.architecture} on {data.source}", started=clicked)
+    description = f"{params.architecture} on {data.source}{added}"
+    get_runner().start(call, description, started=clicked)
+    return description
 
 
 @st.cache_data(show_spinner="Scoring the active version on the same test texts...")
@@ -301,7 +325,9 @@ def retrain_ui(registry: Registry) -> None:
             st.error("Upload a labelled CSV first, or choose a bundled data set.")
         else:
             try:
-                start_job(registry, chosen, *submitted, st.session_state.pop(CLICKED_KEY, None))
+                values, include_feedback, include_labels = submitted
+                clicked = st.session_state.pop(CLICKED_KEY, None)
+                start_job(registry, chosen, values, include_feedback, clicked, include_labels)
                 running = True
             except SentimentError as exc:
                 show_error(exc)

@@ -66,6 +66,18 @@ SCORE_MEANING = {
     RANDOM: "a uniform random draw (lowest first)",
     FROM_SPREAD: "distance to the centre of its cluster (nearest; largest clusters first)",
 }
+# What each strategy picks, in a sentence for a chooser's help.
+STRATEGY_HELP = {
+    MARGIN_KMEANS: "The default. The pool in N clusters of similar texts and, from each, the "
+    "one the model hesitates most on between two labels: a batch that covers the pool "
+    "rather than many near-copies of one hard text.",
+    MARGIN: "The texts whose two most likely labels are closest: where the model hesitates "
+    "between two labels. Picks can be near-copies of one another.",
+    ENTROPY: "The texts whose probabilities are the most spread out: where the model is "
+    "unsure across every label.",
+    RANDOM: "A seeded random draw: the baseline the others have to beat, and an unbiased "
+    "sample of the pool.",
+}
 # The columns added to the picked rows; the model's guesses add PREFIX + "predicted_label"
 # and PREFIX + "prob_<label>".
 PREFIX = "pick_"

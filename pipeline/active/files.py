@@ -15,13 +15,14 @@ from pipeline.errors import DataError
 
 @dataclass(frozen=True)
 class TextFile:
-    """A CSV read for its texts: the frame (every cell a string), its name, the text column
-    and whether that column was guessed."""
+    """A CSV read for its texts: the frame (every cell a string), its name, the text column,
+    whether that column was guessed, and the file's SHA-256."""
 
     frame: pd.DataFrame
     name: str
     text_column: str
     guessed: bool
+    sha256: str = ""
 
 
 def read_text_file(
@@ -47,7 +48,7 @@ def read_text_file(
     Raises:
         DataError: unreadable, without rows, over `max_rows`, or without a column of texts.
     """
-    frame, name, _ = read_csv(source, max_rows=max_rows, name=name)
+    frame, name, sha256 = read_csv(source, max_rows=max_rows, name=name)
     if len(frame) > max_rows:
         raise DataError(f"{name} has more than {max_rows:,} rows. Use a smaller sample of it.")
     if frame.empty:
@@ -57,7 +58,7 @@ def read_text_file(
         text_column = guess_text_column(frame, name, preferred=preferred)
     else:
         check_text_column(frame, text_column, name)
-    return TextFile(frame, name, text_column, guessed)
+    return TextFile(frame, name, text_column, guessed, sha256)
 
 
 def check_output(output: str | Path, inputs: Iterable[str | Path]) -> Path:

@@ -119,6 +119,16 @@ class LocalStore:
     def discard(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
+    def commit_record(self, name: str, text: str) -> None:
+        """Stage the record's metadata.json and rename its folder into place, under the lock."""
+        folder = self.staging(name)
+        try:
+            write_file_atomically(folder / METADATA_FILE, text)
+            with self.exclusive():
+                self.commit(name, folder)
+        finally:
+            self.discard(folder)
+
     def hide(self, version: str) -> Path:
         """Take a version out of sight (rename), so a crash mid-delete hides it, not breaks it."""
         hidden = self.root / f"{TEMP_PREFIX}deleted-{version}"

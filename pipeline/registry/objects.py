@@ -224,6 +224,12 @@ class ObjectStore:
     def discard(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
+    def commit_record(self, name: str, text: str) -> None:
+        """One create-only upload of the record's metadata.json, then a local copy. No sweep
+        of killed uploads, as `commit` does: a one-object record leaves none behind."""
+        self._put(self._key(name, METADATA_FILE), text.encode("utf-8"), create_only=True)
+        self._cache_write(self.work_dir / name / METADATA_FILE, text.encode("utf-8"))
+
     def hide(self, version: str) -> str:
         """Remove the commit marker, so readers stop seeing the version; returns it."""
         marker = self.read_metadata(version)
@@ -235,7 +241,9 @@ class ObjectStore:
         self._put(self._key(version, METADATA_FILE), hidden.encode("utf-8"))
 
     def purge(self, version: str, hidden: str) -> None:
-        self.call("delete the version", self.fs.rm, self._key(version), recursive=True)
+        # A record that was only its commit marker (a label) is gone with the marker.
+        with contextlib.suppress(FileNotFoundError):
+            self.call("delete the version", self.fs.rm, self._key(version), recursive=True)
         shutil.rmtree(self.work_dir / version, ignore_errors=True)
 
     def substore(self, name: str) -> "ObjectStore":

@@ -14,7 +14,8 @@ one mutable object, the active pointer. Two kinds exist:
 A store can hold sub-stores of the same kind (`substore`), under names that start with a
 dot so they are never listed as versions: each version's evaluations live in
 `.evaluations/<version>/`, one immutable folder per evaluation with its own
-`metadata.json`, committed the same way as a version.
+`metadata.json`, committed the same way as a version; the labelled set's labels live in
+`.labels/`, one immutable record per label (pipeline.labelled).
 
 The registry (pipeline.registry) uses only what `Store` lists, so it never knows which
 store it is on; pipeline.registry.open_store picks one for a location.
@@ -33,6 +34,8 @@ ACTIVE_FILE = "ACTIVE"
 TEMP_PREFIX = ".tmp-"
 # Where a version's evaluations live (pipeline.analysis.evaluations): EVALUATIONS_DIR/<version>.
 EVALUATIONS_DIR = ".evaluations"
+# Where the labelled set lives (pipeline.labelled): LABELS_DIR/<label id>/metadata.json.
+LABELS_DIR = ".labels"
 # A temporary folder or an uncommitted upload older than this was left by a killed process.
 STALE_TEMP_SECONDS = 6 * 3600
 
@@ -136,6 +139,12 @@ class Store(Protocol):
 
     def discard(self, folder: Path) -> None:
         """Delete a staging folder, committed or not."""
+        ...
+
+    def commit_record(self, name: str, text: str) -> None:
+        """Commit a record that is only its metadata.json (a label) as `name`, all or
+        nothing; the store takes its own lock. Listed by `committed` like a version, read
+        with `read_metadata`, deleted with `hide` and `purge`."""
         ...
 
     def hide(self, version: str) -> object:

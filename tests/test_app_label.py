@@ -88,11 +88,11 @@ def test_texts_are_labelled_by_the_buttons_skipped_undone_and_counted(monkeypatc
     registry = Registry(models)
     version = registry.active_version()
     at = open_app(monkeypatch, models)
-    assert at.selectbox(key="label_strategy").value == "margin-kmeans"  # the default
+    assert at.selectbox(key="label_strategy").value == "entropy"  # the default: the bench's winner
     assert any("Pick texts to label" in text for text in texts_shown(at))
     at = pick(at, 5)
     assert not at.exception and progress(at) == "0 of 5"
-    assert any("Picked 5 of the 700 rows of data/sample.csv by margin-kmeans" in t
+    assert any("Picked 5 of the 700 rows of data/sample.csv by entropy" in t
                for t in texts_shown(at))  # fmt: skip
     assert any(f"Version {version} guesses" in t for t in texts_shown(at))
     # Without a name, no label can be given.

@@ -70,6 +70,9 @@ def test_five_texts_are_labelled_by_keyboard_with_progress_and_saved(page, brows
     # A class key pressed on another tab labels nothing there.
     press("u", 4)  # the last label undone: its text is back on the card
     page.get_by_role("tab", name="Predict").click()
+    # The switch reruns the app, which unbinds the Label tab's keys: wait for that run.
+    page.wait_for_timeout(500)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
     page.locator("body").press("1")
     page.wait_for_timeout(1500)
     assert read_labelled_set(registry).labels_given == 4

@@ -31,13 +31,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.record import Figure, Reference, Run, at_most, variant_of  # noqa: E402
+from deploy.replicas import free_port, wait_healthy  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.recipes.ensemble import NAME as SHIPPED_RECIPE  # noqa: E402
 
@@ -130,7 +130,7 @@ def start_app(group: MemoryGroup, scratch: Path) -> tuple[subprocess.Popen, str]
     """`streamlit run` inside the group, on a copy of the shipped models."""
     models = scratch / "models"
     shutil.copytree(config.DEFAULT_MODELS_DIR, models)
-    port = 8700 + os.getpid() % 200
+    port = free_port()
     env = {
         **os.environ,
         config.MODELS_DIR_ENV: str(models),
@@ -143,15 +143,8 @@ def start_app(group: MemoryGroup, scratch: Path) -> tuple[subprocess.Popen, str]
     app = subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=group.join,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return app, url
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("streamlit run did not answer within 120 s")
+    wait_healthy(f"{url}/_stcore/health", app, 120)
+    return app, url
 
 
 def retrain_from_the_browser(url: str, data: Path, arch: str, epochs: int | None) -> str:

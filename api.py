@@ -210,7 +210,9 @@ async def predict(request: Request, version: str | None = None) -> JSONResponse:
     texts, single = api_input.texts_from_payload(payload)
     # Scored in a worker thread, so a long batch (or a Keras-served lstm) never holds up
     # other requests such as /health.
-    answer = await run_in_threadpool(serve.predict_answer, predictor, texts, single)
+    answer = await run_in_threadpool(
+        serve.predict_answer, predictor, texts, single, service.registry.root
+    )
     return JSONResponse(answer)
 
 

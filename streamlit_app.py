@@ -13,6 +13,7 @@ from ui.data_tab import data_ui
 from ui.guard import admin_ui
 from ui.label_tab import label_ui
 from ui.models_tab import models_ui
+from ui.monitor_tab import monitor_ui
 from ui.predict_tab import predict_ui
 from ui.retrain_tab import retrain_ui
 
@@ -111,9 +112,9 @@ def main() -> None:
     # The tabs know which one is open (a switch reruns the app), so the Label tab binds its
     # keyboard shortcuts only while it is open: Streamlit keeps hidden tabs mounted, and a
     # key pressed on another tab would otherwise give a label unseen.
-    names = ["Predict", "Batch", "Data", "Models", "Retrain", "Label"]
+    names = ["Predict", "Batch", "Data", "Models", "Retrain", "Label", "Monitor"]
     tabs = st.tabs(names, key="tab", on_change="rerun")
-    predict_tab, batch_tab, data_tab, models_tab, retrain_tab, label_tab = tabs
+    predict_tab, batch_tab, data_tab, models_tab, retrain_tab, label_tab, monitor_tab = tabs
     with predict_tab:
         predict_ui(predictor)
     with batch_tab:
@@ -128,6 +129,8 @@ def main() -> None:
         label_ui(registry, predictor, shortcuts=bool(label_tab.open))
     with retrain_tab:
         retrain_ui(registry)
+    with monitor_tab:
+        monitor_ui(registry, predictor.version, is_open=bool(monitor_tab.open))
 
 
 main()

@@ -7,7 +7,7 @@ import sys
 
 from pipeline import config
 from pipeline.cli import ArgumentParser, run
-from pipeline.errors import DataError, RegistryError
+from pipeline.errors import DataError, RegistryError, SentimentError
 from pipeline.registry import Registry
 from pipeline.sweep.cli import add_sweep_parser, sweep_command
 
@@ -125,12 +125,24 @@ def predict_command(args) -> int:
         raise DataError("Give texts or --input, not both.")
     if not args.input and not args.texts:
         raise DataError("Nothing to score: give one or more texts, or --input and --output.")
+    from pipeline.monitor.log import log_predictions
     from pipeline.predict import load_predictor, score_csv
 
     predictor = load_predictor(args.models_dir, args.version)
+
+    def log(texts: list[str], probabilities) -> None:
+        log_predictions(
+            texts, probabilities, predictor.labels, predictor.version, "batch", args.models_dir
+        )
+
     if args.texts:
-        for text, result in zip(args.texts, predictor.predict(args.texts), strict=True):
+        results = predictor.predict(args.texts)
+        for text, result in zip(args.texts, results, strict=True):
             print(f"{result['label']}\t{format_probabilities(result['probabilities'])}\t{text}")
+        log(
+            args.texts, [[r["probabilities"][label] for label in predictor.labels] for r in results]
+        )
+        flush_log(args.models_dir)
         return 0
 
     shown = False
@@ -156,12 +168,27 @@ def predict_command(args) -> int:
             args.text_column,
             on_progress=show,
             on_guess=say_guess,
+            on_scored=log,
         )
     finally:
         if shown:  # end the progress line, so what follows (even an error) has its own line
             print(file=sys.stderr)
     print(f"wrote {rows:,} scored rows to {args.output}", file=sys.stderr)
+    flush_log(args.models_dir)
     return 0
+
+
+def flush_log(models_dir: str | None) -> None:
+    """Store what the prediction log holds before the command ends, or say why it could not."""
+    from pipeline.monitor.log import flush_shared
+
+    try:
+        written = flush_shared(models_dir)
+    except SentimentError as exc:
+        print(f"warning: the prediction log was not written: {exc}", file=sys.stderr)
+        return
+    if written:
+        print(f"appended {written:,} predictions to the prediction log", file=sys.stderr)
 
 
 def models_command(args) -> int:

@@ -235,6 +235,7 @@ def score_csv(
     chunk_rows: int = 10_000,
     on_progress: Callable[[int, float], None] | None = None,
     on_guess: Callable[[str], None] | None = None,
+    on_scored: Callable[[list[str], np.ndarray], None] | None = None,
 ) -> int:
     """Score a CSV file chunk by chunk and write the result; nothing partial is left behind.
 
@@ -249,6 +250,8 @@ def score_csv(
             the file read (from the file position, so it needs no counting pass).
         on_guess: called with the guessed column before any row is scored, so the caller
             can say which column it took.
+        on_scored: called after each chunk with its texts and their probabilities (rows in
+            `predictor.labels` order), e.g. to append them to the prediction log.
 
     Returns:
         The number of rows scored.
@@ -275,7 +278,11 @@ def score_csv(
                     continue  # a header without rows: refused below
                 if rows == 0:
                     text_column = _first_chunk_column(chunk, text_column, name, on_guess)
-                scored = neutralize_formulas(score_frame(predictor, chunk, text_column))
+                scored = score_frame(predictor, chunk, text_column)
+                if on_scored:
+                    columns = [f"prob_{label}" for label in predictor.labels]
+                    on_scored(chunk[text_column].astype(str).tolist(), scored[columns].to_numpy())
+                scored = neutralize_formulas(scored)
                 scored.to_csv(handle, header=rows == 0, index=False, lineterminator=CSV_LINE_END)
                 rows += len(chunk)
                 if on_progress:

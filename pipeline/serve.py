@@ -21,6 +21,7 @@ from pipeline.errors import (
     SentimentError,
     UnsupportedContentType,
 )
+from pipeline.monitor.log import log_predictions
 from pipeline.predict import Predictor, load_predictor
 from pipeline.registry import Registry
 
@@ -223,18 +224,24 @@ def list_models(service: Service) -> dict:
     return {"active": active, "serving": serving, "versions": rows}
 
 
-def predict_answer(predictor: Predictor, texts: list[str], single: bool) -> dict:
-    """The label and every class's probability, with the model version.
+def predict_answer(
+    predictor: Predictor, texts: list[str], single: bool, models_dir: str | None = None
+) -> dict:
+    """The label and every class's probability, with the model version; appended to the
+    prediction log when it is on (pipeline.monitor.log).
 
     Args:
         predictor: the served model.
         texts: checked texts.
         single: answer for one "text" rather than a list.
+        models_dir: the registry's location, beside which the log lives.
 
     Returns:
         {"label", "probabilities", "version"}, or {"predictions": [...], "version"}.
     """
     results = predictor.predict(texts)
+    probabilities = [[r["probabilities"][label] for label in predictor.labels] for r in results]
+    log_predictions(texts, probabilities, predictor.labels, predictor.version, "api", models_dir)
     if single:
         return {**results[0], "version": predictor.version}
     return {"predictions": results, "version": predictor.version}

@@ -6,6 +6,7 @@ import streamlit as st
 from pipeline import config
 from pipeline.csvfile import check_text_column, guess_text_column, read_csv, to_csv_bytes
 from pipeline.errors import DataError, SentimentError
+from pipeline.monitor.log import log_predictions
 from pipeline.predict import Predictor, score_frame
 from pipeline.wording import plural
 from ui.charts import count_chart
@@ -105,8 +106,12 @@ def batch_ui(predictor: Predictor) -> None:
         def show(done: int) -> None:
             progress.progress(done / len(frame), text=f"Scored {done:,} of {len(frame):,} rows")
 
-        st.session_state["batch_result"] = (signature, score_frame(predictor, frame, column, show))
+        scored = score_frame(predictor, frame, column, show)
+        st.session_state["batch_result"] = (signature, scored)
         progress.empty()
+        probabilities = scored[[f"prob_{label}" for label in predictor.labels]].to_numpy()
+        texts = frame[column].astype(str).tolist()
+        log_predictions(texts, probabilities, predictor.labels, predictor.version, "batch")
     result = st.session_state.get("batch_result")
     if result is not None and result[0] == signature:
         results_ui(result[1], predictor.labels)

@@ -27,6 +27,7 @@ from ui.common import escape_markdown, show_error
 from ui.data_tab import choose_data_ui
 from ui.guard import may_train
 from ui.job_view import get_runner
+from ui.monitor_tab import SENT_POOL, SENT_POOL_KEY
 from ui.retrain_tab import CLICKED_KEY, architecture_guide, note_click, start_job
 
 QUEUE_KEY = "label_queue"
@@ -51,15 +52,20 @@ def load_pool(source: str | bytes, name: str | None) -> TextFile:
 def pool_ui() -> tuple[TextFile, str] | None:
     """The pool: the bundled sample's texts or an upload, and its text column (guessed,
     shown and changeable). Returns (the file, the text column), or None."""
+    sent = st.session_state.get(SENT_POOL_KEY)
+    choices = (SAMPLE_POOL, UPLOAD_POOL, *([SENT_POOL] if sent else []))
     choice = st.radio(
         "Pool of texts to label",
-        (SAMPLE_POOL, UPLOAD_POOL),
+        choices,
         key="label_pool_source",
         horizontal=True,
-        help="Any CSV with a column of texts; its other columns are kept but not shown.",
+        help="Any CSV with a column of texts; its other columns are kept but not shown. The "
+        "Monitor tab can send a drifted window of logged texts here.",
     )
     if choice == SAMPLE_POOL:
         pool = load_pool(str(config.SAMPLE_DATA_PATH), "data/sample.csv")
+    elif choice == SENT_POOL:
+        pool = load_pool(sent["csv"], sent["name"])
     else:
         upload = st.file_uploader("Pool CSV", type=["csv"], key="label_pool_file")
         if upload is None:

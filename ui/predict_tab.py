@@ -13,6 +13,7 @@ from pipeline.data import data_scope
 from pipeline.errors import SentimentError
 from pipeline.explain import MAX_EXPLAINED_WORDS, explain_by_occlusion
 from pipeline.feedback import record_feedback
+from pipeline.monitor.log import log_predictions
 from pipeline.predict import Predictor
 from pipeline.recipes import explains_at_once
 from pipeline.text import cut_text
@@ -23,6 +24,9 @@ FEEDBACK_COUNT_KEY = "feedback_given"
 # The query parameter that carries the text, and the session key of the last one loaded.
 TEXT_PARAM = "text"
 SHARED_KEY = "shared_text"
+# Each submitted text counts once in the prediction log, however often the page reruns.
+SUBMISSION_KEY = "prediction_submission"
+LOGGED_KEY = "prediction_logged"
 # One switch for the models that explain at once and one for those that explain on request,
 # so each keeps the user's own choice when the sidebar changes the model.
 EXPLAIN_KEYS = {True: "explain_words", False: "explain_words_on_request"}
@@ -145,6 +149,7 @@ def result_ui(predictor: Predictor, text: str, explain: bool = True, typed: int 
     else:
         prediction = predictor.predict([text])[0]
         probabilities, label = prediction["probabilities"], prediction["label"]
+    log_once(predictor, text, probabilities)
     st.metric(
         "Predicted label",
         escape_markdown(label),  # labels come from the training data; a metric renders Markdown
@@ -212,10 +217,21 @@ def shared_text_ui() -> None:
         st.session_state[SHARED_KEY] = shared
         st.session_state["predict_text"] = shared
         st.session_state["prediction_text"] = shared
+        st.session_state[SUBMISSION_KEY] = st.session_state.get(SUBMISSION_KEY, 0) + 1
+
+
+def log_once(predictor: Predictor, text: str, probabilities: dict[str, float]) -> None:
+    """Append the answer to the prediction log (when it is on), once per submitted text."""
+    key = (predictor.version, st.session_state.get(SUBMISSION_KEY, 0))
+    if st.session_state.get(LOGGED_KEY) != key:
+        row = [[probabilities[label] for label in predictor.labels]]
+        log_predictions([text], row, predictor.labels, predictor.version, "dashboard")
+        st.session_state[LOGGED_KEY] = key
 
 
 def submit(text: str) -> None:
     """Keep a submitted text for the result and in the page's address."""
+    st.session_state[SUBMISSION_KEY] = st.session_state.get(SUBMISSION_KEY, 0) + 1
     st.session_state["prediction_text"] = text
     shared = cut_text(text, config.MAX_TEXT_CHARS)
     st.session_state[SHARED_KEY] = shared

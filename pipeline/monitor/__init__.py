@@ -1,0 +1,1 @@
+"""Monitoring a model in use: the prediction log (`log`) and drift against a reference."""

@@ -5,15 +5,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from pipeline.analysis.evaluations import load_source_predictions, prediction_sources
 from pipeline.csvfile import to_csv_bytes
 from pipeline.errors import SentimentError
 from pipeline.feedback import read_feedback
-from pipeline.monitor.drift import (
-    MIN_WINDOW_TEXTS,
-    calibration_frame,
-    check_drift,
-    reference_frame,
-)
+from pipeline.monitor.drift import MIN_WINDOW_TEXTS, check_drift
 from pipeline.monitor.log import SETTING_ENV, log_location, log_mode, shared_log
 from pipeline.monitor.timeline import timeline, version_rows, windows
 from pipeline.registry import Registry
@@ -30,12 +26,33 @@ CHART_HEIGHT = 180
 
 
 @st.cache_data(show_spinner="Reading the version's reference...", max_entries=4)
-def cached_reference(models_dir: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The version's reference predictions and the texts with labels that calibrate the
-    accuracy estimate (pipeline.monitor.drift)."""
-    registry = Registry(models_dir)
-    reference = reference_frame(registry, version)
-    return reference, calibration_frame(registry, version, reference)
+def cached_reference(models_dir: str, version: str, key: str) -> pd.DataFrame | None:
+    """One prediction source of a version (its test part, or an evaluation): the texts the
+    windows are compared with, whose true labels calibrate the accuracy estimate."""
+    return load_source_predictions(Registry(models_dir), version, key)
+
+
+def reference_ui(registry: Registry, version: str) -> pd.DataFrame | None:
+    """Choose the reference among the version's prediction sources; the first is the
+    default (its test part when at hand, else its newest evaluation)."""
+    sources = {source.key: source for source in prediction_sources(registry, version)}
+    if not sources:
+        st.info(
+            f"Version {version} has no reference to compare with: it was saved without its "
+            "test predictions and has no evaluation. Evaluate it on a labelled CSV like the "
+            "texts it should see (Models tab, or `python -m pipeline evaluate`)."
+        )
+        return None
+    key = st.selectbox(
+        "Reference",
+        list(sources),
+        format_func=lambda k: sources[k].title,
+        key=f"monitor_reference_{version}",
+        help="What the recent windows are compared with: texts like the ones the version "
+        "should see, with true labels to calibrate the accuracy estimate.",
+    )
+    st.caption(escape_markdown(sources[key].about))
+    return cached_reference(str(registry.root), version, key)
 
 
 @st.cache_data(show_spinner="Checking the recent windows for drift...", max_entries=8)
@@ -174,10 +191,6 @@ def windows_ui(rows, reference, calibration, labels: list[str]) -> None:
         key="monitor_window",
         help=f"Drift is judged on at least {MIN_WINDOW_TEXTS:,} texts; fewer differ by chance.",
     )
-    st.caption(
-        f"The reference: this version's {plural(len(reference), 'test text')}, scored when it "
-        "was saved."
-    )
     try:
         recent = windows(rows, int(size), WINDOWS_SHOWN)
     except SentimentError as exc:
@@ -188,7 +201,8 @@ def windows_ui(rows, reference, calibration, labels: list[str]) -> None:
     if flagged is not None:
         banner_ui(recent[flagged], results[flagged], newest=flagged == 0)
     else:
-        st.success(f"No drift in the last {plural(len(recent), 'window')}.")
+        latest = "the latest window" if len(recent) == 1 else f"the last {len(recent)} windows"
+        st.success(f"No drift in {latest}.")
     table = pd.DataFrame(
         [
             {
@@ -205,6 +219,9 @@ def windows_ui(rows, reference, calibration, labels: list[str]) -> None:
     )
     st.dataframe(table, hide_index=True, width="stretch")
     limits = results[0]
+    for finding in ("text", "estimated_accuracy"):
+        if "skipped" in limits[finding]:
+            st.caption(escape_markdown(limits[finding]["skipped"].capitalize()))
     st.caption(
         "Drift when the label mix's distance passes "
         f"{limits['label_mix']['threshold']}, the confidence's KS statistic passes "
@@ -244,10 +261,11 @@ def monitor_ui(registry: Registry, default_version: str, is_open: bool) -> None:
     labels = registry.metadata(version)["labels"]
     try:
         rows = version_rows(records, version, labels)
-        reference, calibration = cached_reference(str(registry.root), version)
+        reference = reference_ui(registry, version)
     except SentimentError as exc:
         show_error(exc)
         return
+    calibration = reference  # its true labels calibrate the accuracy estimate
     st.download_button(
         "Download this version's log (CSV)",
         to_csv_bytes(records[records["version"] == version]),
@@ -256,4 +274,5 @@ def monitor_ui(registry: Registry, default_version: str, is_open: bool) -> None:
         help="`python -m pipeline drift --version V --current FILE` checks it from a shell.",
     )
     over_time_ui(rows, labels, version, calibration)
-    windows_ui(rows, reference, calibration, labels)
+    if reference is not None:
+        windows_ui(rows, reference, calibration, labels)

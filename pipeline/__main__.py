@@ -432,8 +432,13 @@ def drift_command(args) -> int:
 
     registry = Registry(config.models_dir(args.models_dir))
     version = registry.resolve(args.version)
-    reference = drift.reference_frame(registry, version, args.reference, args.text_column)
     current = drift.current_frame(registry, version, args.current, args.text_column)
+    reference_column = args.text_column
+    if args.reference and args.text_column:  # the reference's own column may differ: guessed
+        reference_column = (
+            args.text_column if has_column(args.reference, args.text_column) else None
+        )
+    reference = drift.reference_frame(registry, version, args.reference, reference_column)
     for frame in (reference, current):
         say_source(frame.attrs.get("source", {}))
     labels = registry.metadata(version)["labels"]
@@ -446,6 +451,13 @@ def drift_command(args) -> int:
     else:
         print_drift(version, findings)
     return 0
+
+
+def has_column(path: str, column: str) -> bool:
+    """Whether a CSV's header names a column."""
+    from pipeline.csvfile import read_csv
+
+    return column in read_csv(path, max_rows=0)[0].columns
 
 
 def say_source(source: dict) -> None:

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import config
 from pipeline.errors import DataError
+from pipeline.monitor import drift
 from pipeline.monitor.drift import MIN_WINDOW_TEXTS, check_drift
 
 LABELS = ["negative", "neutral", "positive"]
@@ -189,3 +191,13 @@ def test_the_findings_are_json_and_the_same_for_the_same_seed(reference):
     first = check_drift(reference, current, LABELS, seed=3)
     assert json.loads(json.dumps(first)) == first
     assert check_drift(reference, current, LABELS, seed=3) == first
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["MIN_WINDOW_TEXTS", "LABEL_MIX_THRESHOLD", "CONFIDENCE_THRESHOLD", "TEXT_AUC_THRESHOLD",
+     "ACCURACY_DROP_THRESHOLD"],
+)  # fmt: skip
+def test_the_monitoring_page_states_each_threshold_as_the_code_has_it(name):
+    page = (config.PROJECT_ROOT / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    assert f"`{name}` ({getattr(drift, name)})" in page

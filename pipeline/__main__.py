@@ -132,7 +132,9 @@ def add_drift_parser(commands) -> ArgumentParser:
         "a `sentiment` or `label` column of the version's labels calibrates the accuracy estimate",
     )  # fmt: skip
     drift.add_argument(
-        "--text-column", help="the text column of the CSVs (default: guessed, and said)"
+        "--text-column",
+        help="the text column of the --current CSV, and of the --reference CSV if it has one "
+        "(default: guessed, and said)",
     )
     drift.add_argument("--seed", type=int, default=0, help="the text classifier's (default 0)")
     drift.add_argument("--json", action="store_true", help="print the findings as JSON")

@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline predict ...`, `... models`, `... export`, `... copy`,
-`... errors`, `... evaluate`, `... sweep`, `... label-issues`, `... pick`."""
+`... errors`, `... evaluate`, `... sweep`, `... label-issues`, `... pick`, `... drift`."""
 
 import json
 import shlex
@@ -73,7 +73,8 @@ def build_parser() -> ArgumentParser:
     issues.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN, help="label column")
     issues.add_argument("--top", type=int, help="print only the N worst (default: all)")
     pick = add_pick_parser(commands)
-    for sub in (predict, models, export, copy, errors, evaluate, sweep, pick):
+    drift = add_drift_parser(commands)
+    for sub in (predict, models, export, copy, errors, evaluate, sweep, pick, drift):
         sub.add_argument(
             "--models-dir", help=f"models folder (default: ${config.MODELS_DIR_ENV} or models/)"
         )
@@ -110,6 +111,34 @@ def add_pick_parser(commands) -> ArgumentParser:
     )
     pick.add_argument("--json", action="store_true", help="print the summary as JSON")
     return pick
+
+
+def add_drift_parser(commands) -> ArgumentParser:
+    """The `drift` subcommand: a window of texts against a version's reference
+    (pipeline.monitor.drift)."""
+    drift = commands.add_parser(
+        "drift", help="compare a window of texts (a prediction log or a CSV) with a version's "
+        "reference: label mix, confidence, text drift, estimated accuracy",
+    )  # fmt: skip
+    drift.add_argument("--version", help="model version (default: the active one)")
+    drift.add_argument(
+        "--current", required=True,
+        help="the window: an exported prediction log (its stored probabilities are used) or a "
+        "CSV of texts (scored with the version)",
+    )  # fmt: skip
+    drift.add_argument(
+        "--reference",
+        help="a CSV of texts to compare with (default: the version's saved test predictions); "
+        "a `sentiment` or `label` column of the version's labels calibrates the accuracy estimate",
+    )  # fmt: skip
+    drift.add_argument(
+        "--text-column",
+        help="the text column of the --current CSV, and of the --reference CSV if it has one "
+        "(default: guessed, and said)",
+    )
+    drift.add_argument("--seed", type=int, default=0, help="the text classifier's (default 0)")
+    drift.add_argument("--json", action="store_true", help="print the findings as JSON")
+    return drift
 
 
 def format_probabilities(probabilities: dict[str, float]) -> str:
@@ -426,6 +455,86 @@ def print_pick_summary(summary, pool, output) -> None:
     print(f"pick_score: {summary.score}")
 
 
+def drift_command(args) -> int:
+    """Print whether a window drifted from the version's reference, and why; exit 0 either way."""
+    from pipeline.monitor import drift
+
+    registry = Registry(config.models_dir(args.models_dir))
+    version = registry.resolve(args.version)
+    current = drift.current_frame(registry, version, args.current, args.text_column)
+    reference_column = args.text_column
+    if args.reference and args.text_column:  # the reference's own column may differ: guessed
+        reference_column = (
+            args.text_column if has_column(args.reference, args.text_column) else None
+        )
+    reference = drift.reference_frame(registry, version, args.reference, reference_column)
+    for frame in (reference, current):
+        say_source(frame.attrs.get("source", {}))
+    labels = registry.metadata(version)["labels"]
+    calibration = drift.calibration_frame(registry, version, reference)
+    findings = drift.check_drift(reference, current, labels, args.seed, calibration)
+    sources = {"version": version, "current": current.attrs.get("source"),
+               "reference": reference.attrs.get("source")}  # fmt: skip
+    if args.json:
+        print(json.dumps({**sources, **findings}, indent=2))
+    else:
+        print_drift(version, findings)
+    return 0
+
+
+def has_column(path: str, column: str) -> bool:
+    """Whether a CSV's header names a column."""
+    from pipeline.csvfile import read_csv
+
+    return column in read_csv(path, max_rows=0)[0].columns
+
+
+def say_source(source: dict) -> None:
+    """What was guessed or left out of a CSV, on stderr."""
+    if source.get("text_column_guessed"):
+        say(f"texts of {source['name']}: column {source['text_column']!r} (guessed from the "
+            "first rows; --text-column chooses another)")  # fmt: skip
+    if source.get("rows_of_other_versions"):
+        say(f"{source['name']}: left out {source['rows_of_other_versions']:,} of "
+            f"{source['rows_read']:,} rows, logged by other versions")  # fmt: skip
+
+
+def print_drift(version: str, findings: dict) -> None:
+    """The findings in a few lines: the verdict and its reasons, then each figure."""
+    from pipeline.wording import percent
+
+    verdict = "DRIFT" if findings["drift"] else "no drift"
+    print(f"{verdict}: {findings['texts']:,} texts against {findings['reference_texts']:,} of "
+          f"version {version}'s reference")  # fmt: skip
+    for reason in findings["reasons"]:
+        print(f"  - {reason}")
+    mix = findings["label_mix"]
+    shares = ", ".join(
+        f"{label} {percent(mix['reference'][label])} -> {percent(share)}"
+        for label, share in mix["current"].items()
+    )
+    print(f"label mix: {shares} (Jensen-Shannon {mix['jensen_shannon']:.3f}, "
+          f"threshold {mix['threshold']})")  # fmt: skip
+    confidence = findings["confidence"]
+    print(f"confidence: mean {confidence['reference_mean']:.3f} -> {confidence['current_mean']:.3f}"
+          f" (KS {confidence['ks_statistic']:.3f}, threshold {confidence['threshold']}; "
+          f"p = {confidence['p_value']:.2g})")  # fmt: skip
+    text = findings["text"]
+    if "skipped" in text:
+        print(f"text: {text['skipped']}")
+    else:
+        words = ", ".join(w["word"] for w in text["top_words"]) or "none"
+        marks = f"words that mark the current texts: {words}" if text["drift"] else "no drift"
+        print(f"text: ROC AUC {text['roc_auc']:.3f} (threshold {text['threshold']}); {marks}")
+    accuracy = findings["estimated_accuracy"]
+    if "skipped" in accuracy:
+        print(f"estimated accuracy: not available: {accuracy['skipped']}")
+    else:
+        print(f"estimated accuracy: {accuracy['estimated']:.3f} (reference "
+              f"{accuracy['reference_accuracy']:.3f} on {accuracy['calibration_texts']:,} "
+              "labelled texts)")  # fmt: skip
+
+
 def say(message: str) -> None:
     """A note on stderr: what was guessed or fallen back to, so it is never silent."""
     print(message, file=sys.stderr)
@@ -444,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": sweep_command,
         "label-issues": label_issues_command,
         "pick": pick_command,
+        "drift": drift_command,
     }
     return commands[args.command](args)
 

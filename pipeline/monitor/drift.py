@@ -178,8 +178,8 @@ def log_frame(frame: pd.DataFrame, name: str, version: str, labels: list[str]) -
         raise DataError(
             f"{name} has no column {', '.join(missing)}: it is not a log of {version}'s labels."
         )
-    out = pd.DataFrame({"text": kept["text"] if "text" in kept.columns else None})
-    out["text"] = out["text"].where(out["text"].fillna("").str.strip() != "", None)
+    texts = kept["text"] if "text" in kept.columns else pd.Series([""] * len(kept), dtype=str)
+    out = pd.DataFrame({"text": texts.where(texts.str.strip() != "", None).to_numpy()})
     out["predicted"] = kept["predicted"].map(normalize_label)
     for column in ["confidence", *probabilities]:
         values = pd.to_numeric(kept[column], errors="coerce")

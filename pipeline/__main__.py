@@ -123,13 +123,18 @@ def add_drift_parser(commands) -> ArgumentParser:
     drift.add_argument("--version", help="model version (default: the active one)")
     drift.add_argument(
         "--current", required=True,
-        help="the window: an exported prediction log (its stored probabilities are used) or a "
-        "CSV of texts (scored with the version)",
+        help="the window: `log` (the registry's own prediction log), an exported prediction "
+        "log (its stored probabilities are used) or a CSV of texts (scored with the version)",
+    )  # fmt: skip
+    drift.add_argument(
+        "--last", type=int,
+        help="judge only the most recent N texts of the window (default: all of them)",
     )  # fmt: skip
     drift.add_argument(
         "--reference",
-        help="a CSV of texts to compare with (default: the version's saved test predictions); "
-        "a `sentiment` or `label` column of the version's labels calibrates the accuracy estimate",
+        help="a CSV of texts to compare with (default: the version's saved test predictions, "
+        "else its newest evaluation, and said); a `sentiment` or `label` column of the "
+        "version's labels calibrates the accuracy estimate",
     )  # fmt: skip
     drift.add_argument(
         "--text-column",
@@ -461,7 +466,14 @@ def drift_command(args) -> int:
 
     registry = Registry(config.models_dir(args.models_dir))
     version = registry.resolve(args.version)
-    current = drift.current_frame(registry, version, args.current, args.text_column)
+    if args.current == "log":
+        current = logged_window(registry, version)
+    else:
+        current = drift.current_frame(registry, version, args.current, args.text_column)
+    if args.last is not None:
+        if args.last < 1:
+            raise DataError("--last takes a number of texts, 1 or more.")
+        current = current.tail(args.last).reset_index(drop=True)
     reference_column = args.text_column
     if args.reference and args.text_column:  # the reference's own column may differ: guessed
         reference_column = (
@@ -482,6 +494,24 @@ def drift_command(args) -> int:
     return 0
 
 
+def logged_window(registry: Registry, version: str):
+    """The registry's own prediction log, this version's rows (pipeline.monitor.log)."""
+    from pipeline.monitor.drift import log_frame
+    from pipeline.monitor.log import PredictionLog, log_location
+
+    location = log_location(str(registry.root))
+    log = PredictionLog(location).read()
+    if log.empty:
+        raise DataError(
+            f"The prediction log at {location} is empty: turn it on with "
+            "SENTIMENT_PREDICTION_LOG=texts (docs: Monitoring) and let the model answer first."
+        )
+    labels = registry.metadata(version)["labels"]
+    frame = log_frame(log, "The prediction log", version, labels)
+    frame.attrs["source"]["name"] = location
+    return frame
+
+
 def has_column(path: str, column: str) -> bool:
     """Whether a CSV's header names a column."""
     from pipeline.csvfile import read_csv
@@ -494,6 +524,9 @@ def say_source(source: dict) -> None:
     if source.get("text_column_guessed"):
         say(f"texts of {source['name']}: column {source['text_column']!r} (guessed from the "
             "first rows; --text-column chooses another)")  # fmt: skip
+    if source.get("kind") == "evaluation":
+        say(f"reference: the version's newest evaluation, {source['name']} (it has no saved "
+            "test part; --reference gives another)")  # fmt: skip
     if source.get("rows_of_other_versions"):
         say(f"{source['name']}: left out {source['rows_of_other_versions']:,} of "
             f"{source['rows_read']:,} rows, logged by other versions")  # fmt: skip

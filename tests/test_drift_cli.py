@@ -3,6 +3,7 @@ read with its stored probabilities, and one-line refusals of what it cannot judg
 shipped fasttext version runs without TensorFlow, in this process."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pipeline.analysis.predictions import cached_path, predictions_frame
 from pipeline.cli import BROKEN_PIPE_EXIT, run
 from pipeline.monitor.drift import MIN_WINDOW_TEXTS, score_frame
 from pipeline.registry import Registry
+from pipeline.registry.store import EVALUATIONS_DIR
 
 SAMPLE = config.SAMPLE_DATA_PATH
 
@@ -107,8 +109,27 @@ def test_the_default_reference_is_the_versions_saved_test_predictions(models, te
     assert findings["estimated_accuracy"]["calibration_texts"] == 400
 
 
-def test_without_saved_predictions_or_a_reference_it_says_what_to_give(models, texts_csv, capsys):
-    code, out, err = drift("--current", texts_csv, models=models, capsys=capsys)
+def test_without_a_test_part_the_newest_evaluation_is_the_reference_and_it_says_so(
+    models, texts_csv, capsys
+):
+    version = models.active_version()
+    (evaluation,) = models.evaluations(version)  # the shipped one, on data/sample.csv
+    code, out, err = drift("--current", texts_csv, "--json", models=models, capsys=capsys)
+    assert code == 0, err
+    findings = json.loads(out)
+    assert findings["reference"]["kind"] == "evaluation"
+    assert findings["reference_texts"] == evaluation["data"]["rows_used"]
+    assert "reference: the version's newest evaluation, data/sample.csv" in err
+
+
+def test_without_a_test_part_an_evaluation_or_a_reference_it_says_what_to_give(
+    tmp_path, texts_csv, capsys
+):
+    bare = Registry(tmp_path / "models")
+    bare.copy_in(Registry(config.DEFAULT_MODELS_DIR), shipped_version("fasttext"))
+    shutil.rmtree(tmp_path / "models" / EVALUATIONS_DIR)
+    code, out, err = drift("--version", shipped_version("fasttext"), "--current", texts_csv,
+                           models=bare, capsys=capsys)  # fmt: skip
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "Give a CSV of texts" in err and "--reference" in err
 

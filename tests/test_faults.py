@@ -20,7 +20,7 @@ from pipeline.errors import RegistryError
 from pipeline.predict import load_model, load_numpy_model
 from pipeline.registry import Registry
 
-KILLS = 10
+KILLS = 6
 TRAIN_ARGS = ["--epochs", "2", "--vocab-size", "2000", "--embedding-dim", "16"]
 
 
@@ -120,7 +120,7 @@ def test_training_killed_at_random_points_never_harms_the_registry(tiny_models_d
     landed = {phase: sum(r[phase] for r in results) for phase in ("training", "saving")}
     print(f"kills that landed mid-run: {landed}")  # shown with pytest -rP
     assert sum(landed.values()) >= KILLS
-    assert landed["training"] >= 4 and landed["saving"] >= 4, landed
+    assert landed["training"] >= 2 and landed["saving"] >= 2, landed
 
 
 def mount_tmpfs(path: Path, size_bytes: int) -> None:

@@ -1,6 +1,7 @@
 """Background training jobs: progress, cancel, one at a time, failures leave the registry alone."""
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -144,10 +145,11 @@ def test_only_one_job_runs_at_a_time(data, tmp_path):
     assert second.wait(timeout=60)["result"] == {"ok": True}
 
 
-def test_a_failing_job_reports_an_error_and_leaves_the_registry_untouched(data, tmp_path):
-    registry = Registry(tmp_path)
-    first = JobRunner().start(training(data, registry), "good").wait(timeout=300)
-    good = first["result"]["version"]
+def test_a_failing_job_reports_an_error_and_leaves_the_registry_untouched(
+    data, tmp_path, tiny_models_dir
+):
+    registry = Registry(shutil.copytree(tiny_models_dir, tmp_path / "models"))
+    good = registry.active_version()
 
     broken = WorkerCall(
         "tests.job_targets:train_with_a_broken_save",

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 import api
 from pipeline import config
 from pipeline.__main__ import main
+from pipeline.cli import run
 from pipeline.errors import DataError, StoreUnavailable
 from pipeline.monitor import log as prediction_log
 from pipeline.monitor.log import (
@@ -29,6 +30,8 @@ from pipeline.monitor.log import (
     make_records,
 )
 from pipeline.predict import load_predictor
+from pipeline.registry import Registry
+from tests.conftest import shipped_version
 from tests.test_object_store import s3_endpoint, s3_env  # noqa: F401  fixtures
 
 LABELS = ["negative", "neutral", "positive"]
@@ -241,3 +244,34 @@ def fresh_log(request):
 
         shutil.rmtree(request.getfixturevalue("api_models_dir") / ".predictions", True)
     yield
+
+
+def test_drift_judges_the_registrys_own_log_on_s3(s3_env, capsys, monkeypatch):  # noqa: F811
+    """Predictions logged beside a registry on S3, then `drift --current log` on that registry
+    (the shipped fasttext version, whose reference is its evaluation on data/sample.csv)."""
+    version = shipped_version("fasttext")
+    remote = Registry(s3_env["url"])
+    remote.copy_in(Registry(config.DEFAULT_MODELS_DIR), version)
+    remote.promote(version)
+    monkeypatch.setenv(SETTING_ENV, "texts")
+    predictor = load_predictor(s3_env["url"], version)
+    texts = pd.read_csv(config.SAMPLE_DATA_PATH)["text"].head(260).tolist()
+    log_predictions(texts, predictor.predict_proba(texts), predictor.labels, version, "api",
+                    s3_env["url"])  # fmt: skip
+    assert flush_shared(s3_env["url"]) == 260
+    code = run(main, ["drift", "--current", "log", "--last", "250", "--json",
+                      "--models-dir", s3_env["url"]])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    findings = json.loads(out)
+    assert findings["version"] == version and findings["texts"] == 250
+    assert findings["current"]["kind"] == "prediction log"
+    assert findings["reference"]["kind"] == "evaluation"
+    assert findings["drift"] is False  # the sample's own texts against the sample
+
+
+def test_drift_on_an_empty_log_says_how_to_turn_it_on(api_models_dir, capsys):
+    code = run(main, ["drift", "--current", "log", "--models-dir", str(api_models_dir)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "prediction log at" in err and "is empty" in err and SETTING_ENV in err

@@ -96,7 +96,14 @@ def test_ensemble_refits_each_member_for_its_own_epochs(
     monkeypatch.setattr(transformer, "fit", recording(transformer.fit, calls))
     events = []
     params = resolve_params(
-        {"architecture": ensemble.NAME, **TINY_MINILM, "quantize": "none", "final_refit": "yes"}
+        # One epoch each: the refit repeats each member's own count, whatever it is.
+        {
+            "architecture": ensemble.NAME,
+            **TINY_MINILM,
+            "epochs": 1,
+            "quantize": "none",
+            "final_refit": "yes",
+        }
     )
     result = train_and_save(sample_data, params, Registry(tmp_path), events.append)
     assert [call["architecture"] for call in calls] == ["fasttext"] * 2 + ["minilm"] * 2

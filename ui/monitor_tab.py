@@ -97,7 +97,7 @@ def over_time_ui(rows: pd.DataFrame, labels: list[str], version: str, calibratio
     shares["label"] = shares["label"].str.removeprefix("share_")
     mix = (
         alt.Chart(shares)
-        .mark_area()
+        .mark_bar()
         .encode(
             alt.X("start:T", title=None),
             alt.Y("value:Q", title="label mix", stack="normalize", axis=alt.Axis(format="%")),
@@ -122,8 +122,8 @@ def over_time_ui(rows: pd.DataFrame, labels: list[str], version: str, calibratio
         .mark_line(point=True)
         .encode(
             alt.X("start:T", title=None),
-            alt.Y("value:Q", title=None, axis=alt.Axis(format="%")),
-            alt.Color("figure:N", legend=alt.Legend(title=None, orient="bottom")),
+            alt.Y("value:Q", title=None, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            alt.Color("figure:N", legend=alt.Legend(title=None)),
             tooltip=["start:T", "figure:N", alt.Tooltip("value:Q", format=".1%")],
         )
     )
@@ -209,15 +209,21 @@ def windows_ui(rows, reference, calibration, labels: list[str]) -> None:
                 "window": window_name(window),
                 "texts": len(window),
                 "drift": "yes" if found["drift"] else "no",
-                "label mix (JS distance)": found["label_mix"]["jensen_shannon"],
-                "confidence (KS)": found["confidence"]["ks_statistic"],
-                "texts (ROC AUC)": found["text"].get("roc_auc"),
-                "estimated accuracy": found["estimated_accuracy"].get("estimated"),
+                "label mix JS": found["label_mix"]["jensen_shannon"],
+                "confidence KS": found["confidence"]["ks_statistic"],
+                "texts AUC": found["text"].get("roc_auc"),
+                "est. accuracy": found["estimated_accuracy"].get("estimated"),
             }
             for window, found in zip(recent, results, strict=True)
         ]
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    figures = ["label mix JS", "confidence KS", "texts AUC", "est. accuracy"]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={name: st.column_config.NumberColumn(format="%.3f") for name in figures},
+    )
     limits = results[0]
     for finding in ("text", "estimated_accuracy"):
         if "skipped" in limits[finding]:

@@ -23,6 +23,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config
+from pipeline.analysis.evaluations import (
+    TEST_PART,
+    load_source_predictions,
+    prediction_sources,
+)
 from pipeline.analysis.predictions import load_predictions, prob_column
 from pipeline.csvfile import check_text_column, guess_text_column, read_csv
 from pipeline.data import normalize_label
@@ -142,14 +147,20 @@ def reference_frame(
     """
     version = registry.resolve(version)
     if reference_csv is None:
-        frame = load_predictions(registry, version)
-        if frame is None:
+        sources = prediction_sources(registry, version)
+        if not sources:
             raise DataError(
                 f"Version {version} was saved without its test predictions, the default "
-                "reference. Give a CSV of texts like the ones it should see with --reference, "
-                f"or compute them once: python -m pipeline errors {version} --data TRAINING.csv"
+                "reference, and has no evaluation. Give a CSV of texts like the ones it should "
+                f"see with --reference, evaluate it on one (python -m pipeline evaluate "
+                f"{version} --data CSV), or compute its test predictions once: "
+                f"python -m pipeline errors {version} --data TRAINING.csv"
             )
-        frame.attrs["source"] = {"kind": "test predictions", "name": f"{version}'s test part"}
+        # Its test part when at hand, else its newest evaluation (as the Monitor tab does).
+        source = sources[0]
+        frame = load_source_predictions(registry, version, source.key)
+        kind = "test predictions" if source.key == TEST_PART else "evaluation"
+        frame.attrs["source"] = {"kind": kind, "name": source.title}
         return frame
     rows, name = read_rows(reference_csv)
     texts, column, guessed = texts_of(rows, name, text_column)

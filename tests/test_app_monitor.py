@@ -92,7 +92,7 @@ def write_log(models_dir, version, texts, probabilities, labels, start, step_sec
                     "text_sha256": "",
                     "predicted": labels[best],
                     "confidence": float(row[best]),
-                    "probabilities": dict(zip(labels, map(float, row), strict=True)),
+                    **{f"prob_{label}": float(p) for label, p in zip(labels, row, strict=True)},
                 }
             )
         )

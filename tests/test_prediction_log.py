@@ -27,7 +27,7 @@ from pipeline.monitor.log import (
     log_location,
     log_mode,
     log_predictions,
-    make_records,
+    make_batch,
 )
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry
@@ -91,7 +91,7 @@ def test_hashes_mode_keeps_no_text(tmp_path, monkeypatch):
 def test_the_background_thread_writes_without_a_flush(tmp_path, monkeypatch):
     monkeypatch.setattr(prediction_log, "FLUSH_SECONDS", 0.05)
     log = PredictionLog(str(tmp_path / ".predictions"))
-    log.append(make_records(["one"], probabilities(1), LABELS, "v1", "api", True))
+    log.append(make_batch(["one"], probabilities(1), LABELS, "v1", "api", True))
     path = tmp_path / ".predictions" / "log.jsonl"
     for _ in range(100):
         if path.is_file() and path.read_text():
@@ -105,7 +105,7 @@ def test_a_failed_write_keeps_the_records_for_the_next_flush(tmp_path):
     blocked = tmp_path / "models"
     blocked.write_text("a file where the models folder should be")
     log = PredictionLog(str(blocked / ".predictions"))
-    log.append(make_records(["kept"], probabilities(1), LABELS, "v1", "api", True))
+    log.append(make_batch(["kept"], probabilities(1), LABELS, "v1", "api", True))
     with pytest.raises(StoreUnavailable, match="prediction log could not be written"):
         log.flush()
     assert log.pending == 1
@@ -117,7 +117,7 @@ def test_a_failed_write_keeps_the_records_for_the_next_flush(tmp_path):
 
 def test_a_line_cut_short_by_a_crash_is_skipped_and_counted(tmp_path):
     log = PredictionLog(str(tmp_path / ".predictions"))
-    log.append(make_records(["whole"], probabilities(1), LABELS, "v1", "api", True))
+    log.append(make_batch(["whole"], probabilities(1), LABELS, "v1", "api", True))
     log.flush()
     with open(tmp_path / ".predictions" / "log.jsonl", "a") as handle:
         handle.write('{"time": "2026-12-07T10:00:00+00:00", "vers')
@@ -130,13 +130,13 @@ WRITER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from pipeline.monitor.log import PredictionLog, make_records
+    from pipeline.monitor.log import PredictionLog, make_batch
     location, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     log = PredictionLog(location)
     for i in range(rounds):
         texts = [f"{name}-{i}-{j}" for j in range(5)]
         probs = np.full((5, 3), 1 / 3)
-        log.append(make_records(texts, probs, ["a", "b", "c"], "v1", "api", True))
+        log.append(make_batch(texts, probs, ["a", "b", "c"], "v1", "api", True))
         if i % 7 == 0:
             log.flush()
     log.flush()
@@ -166,7 +166,7 @@ def test_on_object_storage_concurrent_writers_lose_nothing(s3_env):  # noqa: F81
         log = PredictionLog(location)
         for i in range(10):
             texts = [f"w{n}-{i}-{j}" for j in range(3)]
-            log.append(make_records(texts, probabilities(3), LABELS, "v1", "api", True))
+            log.append(make_batch(texts, probabilities(3), LABELS, "v1", "api", True))
             log.flush()
 
     with ThreadPoolExecutor(4) as pool:
@@ -181,7 +181,7 @@ def test_on_object_storage_concurrent_writers_lose_nothing(s3_env):  # noqa: F81
     assert len(segments) == 40 and all(key.endswith(".jsonl") for key in segments)
     # A second read finds a segment written since the first.
     late = PredictionLog(location)
-    late.append(make_records(["later"], probabilities(1), LABELS, "v1", "api", True))
+    late.append(make_batch(["later"], probabilities(1), LABELS, "v1", "api", True))
     late.flush()
     assert "later" in reader.read()["text"].tolist()
 

@@ -28,16 +28,20 @@ Predict path.
 """
 
 import atexit
+import functools
 import hashlib
+import io
 import json
 import logging
 import os
 import secrets
 import threading
+import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -84,15 +88,28 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def make_records(
+class Batch(NamedTuple):
+    """Answers queued for the log, as given: checking and formatting wait for the background
+    thread, so the Predict path pays only for queuing them."""
+
+    time: float
+    texts: Sequence[str]
+    probabilities: object  # shape (texts, classes), in `labels` order
+    labels: Sequence[str]
+    version: str
+    source: str
+    keep_texts: bool
+
+
+def make_batch(
     texts: Sequence[str],
-    probabilities: np.ndarray,
+    probabilities,
     labels: Sequence[str],
     version: str,
     source: str,
     keep_texts: bool,
-) -> list[dict]:
-    """One record per text, stamped now.
+) -> Batch:
+    """Answers to log, stamped now.
 
     Args:
         texts: the texts as the model received them.
@@ -104,24 +121,43 @@ def make_records(
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
-    probabilities = np.asarray(probabilities, dtype="float64")
-    now = datetime.now(UTC).isoformat(timespec="microseconds")
-    records = []
-    for text, row in zip(texts, probabilities, strict=True):
-        best = int(row.argmax())
-        records.append(
-            {
-                "time": now,
-                "version": version,
-                "source": source,
-                "text": text if keep_texts else None,
-                "text_sha256": text_sha256(text),
-                "predicted": labels[best],
-                "confidence": float(row[best]),
-                "probabilities": {label: float(p) for label, p in zip(labels, row, strict=True)},
-            }
-        )
-    return records
+    return Batch(time.time(), texts, probabilities, labels, version, source, keep_texts)
+
+
+def format_lines(batches: list[Batch]) -> str:
+    """The JSON lines of queued batches: one record per text, with COLUMNS and a
+    `prob_<label>` key per class. Written by hand, with json.dumps only for the strings that
+    need escaping: most batches hold one text, and json.dumps or pandas per record would cost
+    the Predict path more than the log may (bench/prediction_log.py)."""
+    groups: dict[tuple, list[Batch]] = {}
+    for batch in batches:
+        key = (tuple(batch.labels), batch.version, batch.source, batch.keep_texts)
+        groups.setdefault(key, []).append(batch)
+    lines = []
+    for (labels, version, source, keep_texts), group in groups.items():
+        fixed = f'"version": {json.dumps(version)}, "source": {json.dumps(source)}, '
+        names = [json.dumps(label) for label in labels]
+        keys = [json.dumps(f"prob_{label}") for label in labels]
+        for batch in group:
+            rows = batch.probabilities
+            rows = rows.tolist() if isinstance(rows, np.ndarray) else rows
+            if len(rows) != len(batch.texts) or any(len(row) != len(labels) for row in rows):
+                logger.warning("a batch of %d texts came with other probabilities; not logged",
+                               len(batch.texts))  # fmt: skip
+                continue
+            stamp = datetime.fromtimestamp(batch.time, UTC).isoformat(timespec="microseconds")
+            head = f'{{"time": "{stamp}", {fixed}'
+            for text, row in zip(batch.texts, rows, strict=True):
+                best = max(range(len(row)), key=row.__getitem__)
+                kept = json.dumps(text, ensure_ascii=False) if keep_texts else "null"
+                probs = ", ".join(
+                    [f"{key}: {float(p)!r}" for key, p in zip(keys, row, strict=True)]
+                )
+                lines.append(
+                    f'{head}"text": {kept}, "text_sha256": "{text_sha256(text)}", '
+                    f'"predicted": {names[best]}, "confidence": {float(row[best])!r}, {probs}}}\n'
+                )
+    return "".join(lines)
 
 
 class _LocalLog:
@@ -185,7 +221,8 @@ class PredictionLog:
     def __init__(self, location: str):
         self.location = location
         self._backend = _ObjectLog(location) if config.is_url(location) else _LocalLog(location)
-        self._pending: list[dict] = []
+        self._pending: list[Batch] = []
+        self._waiting = 0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
@@ -193,11 +230,12 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
         _open_logs.add(self)
 
-    def append(self, records: Iterable[dict]) -> None:
-        """Queue records; they are written within FLUSH_SECONDS, or at once when many wait."""
+    def append(self, batch: Batch) -> None:
+        """Queue answers; they are written within FLUSH_SECONDS, or at once when many wait."""
         with self._lock:
-            self._pending.extend(records)
-            many = len(self._pending) >= MAX_BUFFERED
+            self._pending.append(batch)
+            self._waiting += len(batch.texts)
+            many = self._waiting >= MAX_BUFFERED
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="prediction-log", daemon=True
@@ -224,15 +262,15 @@ class PredictionLog:
         """
         with self._write_lock:
             with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
+                batches, self._pending, self._waiting = self._pending, [], 0
+            if not batches:
                 return
-            lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in batch)
             try:
-                self._backend.write(lines)
+                self._backend.write(format_lines(batches))
             except Exception as exc:
                 with self._lock:
-                    self._pending[:0] = batch
+                    self._pending[:0] = batches
+                    self._waiting += sum(len(batch.texts) for batch in batches)
                 if isinstance(exc, StoreUnavailable):
                     raise
                 raise StoreUnavailable(f"The prediction log could not be written: {exc}") from exc
@@ -240,8 +278,9 @@ class PredictionLog:
 
     @property
     def pending(self) -> int:
+        """How many answers wait to be written."""
         with self._lock:
-            return len(self._pending)
+            return self._waiting
 
     def read(self) -> pd.DataFrame:
         """Every record stored, oldest first, flushing this process's queue first.
@@ -252,28 +291,40 @@ class PredictionLog:
             skipped and counted in `frame.attrs["unreadable"]`.
         """
         self.flush()
-        records, unreadable = [], 0
-        for chunk in self._backend.read():
-            for line in chunk.splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    unreadable += 1
-        frame = records_frame(records)
+        chunks = self._backend.read()
+        try:  # the fast path: every line whole
+            text = "".join(chunks)
+            frame = (
+                pd.read_json(io.StringIO(text), lines=True, dtype=False) if text.strip() else None
+            )
+            unreadable = 0
+        except ValueError:  # a line cut short: read line by line, and count what is skipped
+            records, unreadable = [], 0
+            for line in "".join(chunks).splitlines():
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        unreadable += 1
+            frame = pd.DataFrame.from_records(records) if records else None
+        frame = records_frame(frame)
         frame.attrs["unreadable"] = unreadable
         return frame
 
 
-def records_frame(records: list[dict]) -> pd.DataFrame:
-    """Records as a frame: COLUMNS, then `prob_<label>` per class, sorted by time."""
-    rows = [{column: record.get(column) for column in COLUMNS} for record in records]
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    probabilities = pd.DataFrame([record.get("probabilities") or {} for record in records])
-    frame = pd.concat([frame, probabilities.add_prefix("prob_")], axis=1)
+def records_frame(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """Records read as a frame: COLUMNS, then `prob_<label>` per class, sorted by time."""
+    if frame is None:
+        return pd.DataFrame(columns=COLUMNS)
+    for column in COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    probabilities = sorted(c for c in frame.columns if c.startswith("prob_"))
+    frame = frame[COLUMNS + probabilities]
     frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
-    frame["confidence"] = pd.to_numeric(frame["confidence"])
+    for column in ["confidence", *probabilities]:
+        frame[column] = pd.to_numeric(frame[column])
+    frame["text"] = frame["text"].where(frame["text"].notna(), None)
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
@@ -318,16 +369,35 @@ def log_predictions(
     Never raises for a storage problem or a bad setting: the answer was given. A failed write
     is logged and retried with the next flush (`PredictionLog.last_error` says why).
     """
+    setting = os.environ.get(SETTING_ENV)
+    if setting is None or not len(texts):  # off, the default: nothing more to do
+        return False
     try:
-        mode = log_mode()
+        keep_texts, location = _destination(
+            setting, models_dir, os.environ.get(config.MODELS_DIR_ENV)
+        )
     except DataError as exc:  # the Monitor view shows the message; answers go on
         logger.warning("%s", exc)
         return False
-    if mode == "off" or not len(texts):
+    if location is None:
         return False
-    records = make_records(texts, probabilities, labels, version, source, mode == "texts")
-    shared_log(log_location(models_dir)).append(records)
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    log = _shared.get(location) or shared_log(location)
+    log.append(Batch(time.time(), texts, probabilities, labels, version, source, keep_texts))
     return True
+
+
+@functools.lru_cache(maxsize=32)
+def _destination(
+    setting: str, models_dir: str | os.PathLike | None, models_env: str | None
+) -> tuple[bool, str | None]:
+    """Whether texts are kept, and where the log is (None when it is off): remembered, as
+    the Predict path asks on every answer. `models_env` is part of the key only."""
+    mode = log_mode()
+    if mode == "off":
+        return False, None
+    return mode == "texts", log_location(models_dir)
 
 
 @atexit.register

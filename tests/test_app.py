@@ -54,7 +54,8 @@ def test_page_loads_with_the_active_model_summary(monkeypatch, app_models_dir):
     at = run_app(monkeypatch, app_models_dir)
     assert not at.exception
     assert at.title[0].value == "Tweet sentiment"
-    assert [t.label for t in at.tabs] == ["Predict", "Batch", "Data", "Models", "Retrain", "Label"]
+    tabs = ["Predict", "Batch", "Data", "Models", "Retrain", "Label", "Monitor"]
+    assert [t.label for t in at.tabs] == tabs
     active = Registry(app_models_dir).active_version()
     assert at.selectbox(key="version").value == active
     assert metric(at, "Model").value == "minilm+fasttext"

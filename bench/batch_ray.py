@@ -115,7 +115,7 @@ def main() -> None:
         f"{Path(args.data).name} repeated; each path is one `python -m pipeline predict` "
         "process timed whole, its output the same bytes as the others'.",
         "Ray runs on a local cluster of 2 CPUs on the same 2 cores as its driver, which "
-        "reads nothing but writes every row (one CSV, in order).",
+        "reads only the first rows (the text column) but writes every row (one CSV, in order).",
     ]
     run.write(figures, variant_of(args.data), notes)
 

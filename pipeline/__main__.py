@@ -45,7 +45,6 @@ def build_parser() -> ArgumentParser:
     predict.add_argument(
         "--concurrency",
         type=int,
-        default=1,
         help="with --engine ray: how many actors score at once (default 1)",
     )
     predict.add_argument(
@@ -191,6 +190,8 @@ def predict_command(args) -> int:
         raise DataError(f"--engine {args.engine} scores files: give --input and --output.")
     if args.engine == "ray":
         return predict_on_ray(args)
+    if args.ray_address or args.concurrency is not None:
+        raise DataError("--ray-address and --concurrency go with --engine ray.")
     from pipeline.monitor.log import log_predictions
     from pipeline.predict import load_predictor, score_csv
 
@@ -284,7 +285,7 @@ def predict_on_ray(args) -> int:
             version,
             args.text_column,
             address=args.ray_address,
-            concurrency=args.concurrency,
+            concurrency=1 if args.concurrency is None else args.concurrency,
             on_guess=say_guess,
             on_scored=log,
             on_progress=show,

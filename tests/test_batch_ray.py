@@ -70,20 +70,6 @@ def test_two_actors_write_the_same_bytes_as_one_process(
     assert [p.name for p in tmp_path.iterdir()] == ["in.csv", "out.csv"]  # no temp file left
 
 
-def test_a_folder_of_two_csvs_is_scored_as_one_file_in_order(
-    ray_address, version, frame, expected, tmp_path
-):
-    folder = tmp_path / "parts"
-    folder.mkdir()
-    frame.iloc[:1_200].to_csv(folder / "part-1.csv", index=False)
-    frame.iloc[1_200:].to_csv(folder / "part-2.csv", index=False)
-    done = predict_on_ray(ray_address, version, folder, tmp_path / "out.csv",
-                          "--text-column", "text")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "guessed" not in done.stderr
-    assert (tmp_path / "out.csv").read_bytes() == expected
-
-
 def test_parquet_in_and_out_hold_the_same_rows(ray_address, version, frame, expected, tmp_path):
     frame.to_parquet(tmp_path / "in.parquet", index=False)
     done = predict_on_ray(ray_address, version, tmp_path / "in.parquet", tmp_path / "out.parquet")
@@ -95,13 +81,18 @@ def test_parquet_in_and_out_hold_the_same_rows(ray_address, version, frame, expe
     pd.testing.assert_frame_equal(scored, local, check_dtype=False, check_exact=False, atol=1e-6)
 
 
-def test_an_s3_url_is_read_with_the_endpoint_from_the_environment(
+def test_an_s3_folder_of_two_csvs_is_read_with_the_endpoint_from_the_environment(
     ray_address, version, frame, expected, s3_env, tmp_path
 ):
-    body = frame.to_csv(index=False).encode()
-    s3_env["client"].put_object(Bucket=BUCKET, Key=f"{s3_env['prefix']}/in.csv", Body=body)
-    done = predict_on_ray(ray_address, version, f"{s3_env['url']}/in.csv", tmp_path / "out.csv")
+    """A folder and s3:// at once (each Ray run costs seconds): the parts are read in name
+    order into one output, through the AWS_ENDPOINT_URL of the environment."""
+    for name, part in (("part-1.csv", frame.iloc[:1_200]), ("part-2.csv", frame.iloc[1_200:])):
+        body = part.to_csv(index=False).encode()
+        s3_env["client"].put_object(Bucket=BUCKET, Key=f"{s3_env['prefix']}/in/{name}", Body=body)
+    done = predict_on_ray(ray_address, version, f"{s3_env['url']}/in/", tmp_path / "out.csv",
+                          "--text-column", "text")  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "guessed" not in done.stderr
     assert (tmp_path / "out.csv").read_bytes() == expected
 
 
@@ -154,3 +145,10 @@ def test_actors_score_without_importing_tensorflow(ray_address, version, frame):
         ray.shutdown()
     assert len(scored) == 50 and scored["predicted_label"].notna().all()
     assert not scored["tensorflow_loaded"].any()
+
+
+def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
+    done = run_cli("-m", "pipeline", "predict", "--input", str(config.SAMPLE_DATA_PATH),
+                   "--output", str(tmp_path / "out.csv"), "--concurrency", "2")  # fmt: skip
+    assert_user_error(done, "--ray-address and --concurrency go with --engine ray")
+    assert not (tmp_path / "out.csv").exists()

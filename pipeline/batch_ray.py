@@ -12,6 +12,7 @@ dashboard and the local path never need Ray installed (requirements-cluster.txt)
 
 import io
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,8 +204,9 @@ def connect(address: str | None) -> None:
 
     import ray
 
-    # Ray Data's plans and timings are for Ray's developers, not users.
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # Ray Data's plans, timings and tracebacks are for Ray's developers (they stay in the
+    # session's log folder); users get one line (`score_with_ray`).
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     env_vars = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
     # The pipeline package travels with the job, so nodes need only the requirements.
     runtime_env = {"py_modules": [str(Path(__file__).parent)], "env_vars": env_vars}
@@ -307,7 +309,6 @@ def score_with_ray(
             batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(size=concurrency),
             num_cpus=ACTOR_CPUS,
-            # A lost actor fails the command (nothing is written) rather than restarting.
         )
         return write_output(scored, output_path, text_column, labels, on_scored, on_progress)
     except SentimentError:
@@ -316,11 +317,38 @@ def score_with_ray(
         found = project_error(exc)
         if found is not None:
             raise found from None
+        failed = _failed_csv(exc)
+        if failed is not None:
+            raise explain_bad_csv(source, failed) from None
         if _is_arrow_error(exc):
             raise DataError(f"{name} cannot be read: {_first_line(exc)}") from None
         raise
     finally:
         ray.shutdown()
+
+
+def _failed_csv(exc: BaseException) -> str | None:
+    """The file Ray Data's CSV reader refused, from its message (the parser's own error does
+    not travel back from the task)."""
+    found = re.search(r"Failed to read CSV file: (.+?)\. Please check", str(exc))
+    return found and found.group(1)
+
+
+def explain_bad_csv(source: Source, path: str) -> DataError:
+    """The message the single-process path gives for a CSV file (naming the line), found by
+    reading it again with the project's reader; only after Ray's reader refused it."""
+    name = Path(path).name
+    if isinstance(source.filesystem, _local_filesystem_type()):
+        data: str | bytes = path
+    else:
+        with source.filesystem.open_input_stream(path.removeprefix("s3://")) as stream:
+            data = stream.read()
+    try:
+        for _ in iter_csv_chunks(data, BATCH_ROWS, (), name):
+            pass
+    except DataError as exc:
+        return exc
+    return DataError(f"{name} cannot be read as CSV.")
 
 
 def _is_arrow_error(exc: BaseException) -> bool:

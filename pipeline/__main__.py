@@ -11,6 +11,8 @@ from pipeline.errors import DataError, RegistryError, SentimentError
 from pipeline.registry import Registry
 from pipeline.sweep.cli import add_sweep_parser, sweep_command
 
+ENGINES = ("local", "ray")
+
 
 def build_parser() -> ArgumentParser:
     """The parser with the `predict`, `models` and `export` subcommands."""
@@ -18,8 +20,33 @@ def build_parser() -> ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="score texts or a CSV file")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score")
-    predict.add_argument("--input", help="CSV file to score")
-    predict.add_argument("--output", help="where to write the scored CSV (with --input)")
+    predict.add_argument(
+        "--input",
+        help="CSV file to score; with --engine ray also a Parquet file, a folder of either, "
+        "or an s3:// URL",
+    )
+    predict.add_argument(
+        "--output",
+        help="where to write the scored CSV (with --input); with --engine ray, Parquet if it "
+        "ends in .parquet",
+    )
+    predict.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process (default); ray: a pool of Ray actors (pip install -r "
+        "requirements-cluster.txt; see docs/scaling.md)",
+    )
+    predict.add_argument(
+        "--ray-address",
+        help="with --engine ray: the cluster's host:port (default: $RAY_ADDRESS, else Ray "
+        "started on this machine)",
+    )
+    predict.add_argument(
+        "--concurrency",
+        type=int,
+        help="with --engine ray: how many actors score at once (default 1)",
+    )
     predict.add_argument(
         "--text-column",
         help="the column of texts (default: guessed from the first rows: "
@@ -159,6 +186,12 @@ def predict_command(args) -> int:
         raise DataError("Give texts or --input, not both.")
     if not args.input and not args.texts:
         raise DataError("Nothing to score: give one or more texts, or --input and --output.")
+    if args.engine != "local" and not args.input:
+        raise DataError(f"--engine {args.engine} scores files: give --input and --output.")
+    if args.engine == "ray":
+        return predict_on_ray(args)
+    if args.ray_address or args.concurrency is not None:
+        raise DataError("--ray-address and --concurrency go with --engine ray.")
     from pipeline.monitor.log import log_predictions
     from pipeline.predict import load_predictor, score_csv
 
@@ -203,6 +236,59 @@ def predict_command(args) -> int:
             on_progress=show,
             on_guess=say_guess,
             on_scored=log,
+        )
+    finally:
+        if shown:  # end the progress line, so what follows (even an error) has its own line
+            print(file=sys.stderr)
+    print(f"wrote {rows:,} scored rows to {args.output}", file=sys.stderr)
+    flush_log(args.models_dir)
+    return 0
+
+
+def predict_on_ray(args) -> int:
+    """Score --input into --output with a pool of Ray actors (pipeline.batch_ray)."""
+    try:
+        from pipeline.batch_ray import score_with_ray
+    except ImportError as exc:
+        raise DataError(
+            f"--engine ray needs Ray ({exc.name} is missing): pip install -r "
+            "requirements-cluster.txt"
+        ) from exc
+    from pipeline.monitor.log import log_predictions
+
+    registry = Registry(config.models_dir(args.models_dir))
+    version = registry.resolve(args.version)
+    labels = registry.metadata(version)["labels"]
+
+    def log(texts: list[str], probabilities) -> None:
+        log_predictions(texts, probabilities, labels, version, "batch", args.models_dir)
+
+    def say_guess(column: str) -> None:
+        print(
+            f"scoring the texts of column {column!r} (guessed from the first rows; "
+            "--text-column chooses another)",
+            file=sys.stderr,
+        )
+
+    shown = False
+
+    def show(rows: int) -> None:
+        nonlocal shown
+        print(f"\r{rows:,} rows scored", end="", file=sys.stderr, flush=True)
+        shown = True
+
+    try:
+        rows = score_with_ray(
+            args.input,
+            args.output,
+            args.models_dir,
+            version,
+            args.text_column,
+            address=args.ray_address,
+            concurrency=1 if args.concurrency is None else args.concurrency,
+            on_guess=say_guess,
+            on_scored=log,
+            on_progress=show,
         )
     finally:
         if shown:  # end the progress line, so what follows (even an error) has its own line

@@ -25,6 +25,10 @@ class StoreUnavailable(RegistryError):
     """The model store (a URL) cannot be reached, or refuses the credentials."""
 
 
+class ClusterUnavailable(SentimentError):
+    """A compute cluster (Ray) cannot be reached at the address given."""
+
+
 class RateLimited(SentimentError):
     """Too many attempts or requests; `retry_after` says in how many seconds to try again."""
 

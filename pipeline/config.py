@@ -46,6 +46,9 @@ DEFAULT_CORRECTED_DATA_DIR = DATA_DIR / "corrected"
 CORRECTED_DATA_DIR_ENV = "SENTIMENT_CORRECTED_DIR"
 
 MODELS_DIR_ENV = "SENTIMENT_MODELS_DIR"
+# A shared sweep's Optuna storage (postgresql://... or journal:PATH), for the Sweep view's
+# attach; it may hold a password, so it comes from the environment or the app's secrets.
+SWEEP_STORAGE_ENV = "SENTIMENT_SWEEP_STORAGE"
 FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
 # Tests point these at a tiny random encoder and a temporary cache.
 ENCODER_DIR_ENV = "SENTIMENT_ENCODER_DIR"

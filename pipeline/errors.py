@@ -25,6 +25,11 @@ class StoreUnavailable(RegistryError):
     """The model store (a URL) cannot be reached, or refuses the credentials."""
 
 
+class StudyUnavailable(SentimentError):
+    """A shared sweep's study storage (PostgreSQL, a journal file) is malformed or unreachable,
+    or holds no study of that name."""
+
+
 class RateLimited(SentimentError):
     """Too many attempts or requests; `retry_after` says in how many seconds to try again."""
 

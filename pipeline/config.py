@@ -116,6 +116,11 @@ def is_url(location: str | os.PathLike) -> bool:
     return "://" in str(location)
 
 
+def sweep_storage() -> str | None:
+    """The shared sweeps' Optuna storage URL ($SENTIMENT_SWEEP_STORAGE), or None."""
+    return os.environ.get(SWEEP_STORAGE_ENV) or None
+
+
 def models_dir(override: str | os.PathLike | None = None) -> str:
     """Resolve the models location: a folder, or an fsspec URL such as s3://bucket/prefix.
 

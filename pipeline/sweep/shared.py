@@ -13,6 +13,8 @@ A storage URL may hold a password: it is shown only through `redact`.
 import os
 import re
 import socket
+import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -29,11 +31,12 @@ CONNECT_TIMEOUT_SECONDS = 10
 # A worker's trials beat every HEARTBEAT_SECONDS; one silent for twice that (a killed
 # worker) is marked failed by the next worker that asks for a trial (PostgreSQL only).
 HEARTBEAT_SECONDS = 60
+TABLE_RACE_ATTEMPTS = 3
 # What a study must agree on with a worker that joins it (the settings in its user attrs).
 AGREED = ("architecture", "space", "fixed")
 RUNNING = "running"
 WAITING = "waiting"
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")  # up to the host's @ (a password may hold @)
 
 
 def redact(url: str) -> str:
@@ -63,19 +66,20 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     import sqlalchemy
 
     try:
-        backend = sqlalchemy.engine.make_url(url).get_backend_name()
-    except sqlalchemy.exc.ArgumentError:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:  # not echoed: a malformed URL may hide a password
+        scheme = url.split(":", 1)[0][:20]
         raise StudyUnavailable(
-            f"{redact(url)!r} is not a sweep storage: give postgresql://user@host:port/db or "
-            "journal:PATH (a file on a disk every worker sees)."
+            f"The sweep storage (starting {scheme}:) is not a sweep storage URL: give "
+            "postgresql://user@host:port/db or journal:PATH (a file every worker sees)."
         ) from None
     engine = {"pool_pre_ping": True}
-    if backend == "postgresql":
+    if parsed.get_backend_name() == "postgresql":
         engine["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 means psycopg 3 by it
+            parsed = parsed.set(drivername=f"postgresql+{postgres_driver()}")
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS
-        )
+        return _rdb_storage(parsed.render_as_string(hide_password=False), engine)
     except ImportError as exc:
         raise StudyUnavailable(
             f"No database driver for {redact(url)} ({exc.name or exc}): "
@@ -84,6 +88,33 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
         raise StudyUnavailable(f"Cannot open the sweep storage {redact(url)}: "
                                f"{_first_line(exc, url)}") from None  # fmt: skip
+
+
+def _rdb_storage(url: str, engine: dict) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage; it creates its tables in a new database. Two workers starting
+    together on a new database both create them, and one loses the race (a duplicate
+    table or type): it then finds them made, on a second try."""
+    import sqlalchemy
+
+    for attempt in range(TABLE_RACE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # the heartbeat is "experimental" to Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == TABLE_RACE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def postgres_driver() -> str:
+    """The PostgreSQL driver installed: psycopg2 (requirements-cluster.txt), else psycopg."""
+    import importlib.util
+
+    return "psycopg2" if importlib.util.find_spec("psycopg2") else "psycopg"
 
 
 def _journal(path: str) -> optuna.storages.BaseStorage:
@@ -103,7 +134,7 @@ def _journal(path: str) -> optuna.storages.BaseStorage:
 def _first_line(exc: Exception, url: str) -> str:
     """The reason for a failure in one line, without the URL's password."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
-    password = re.search(r"://[^:/@]*:([^@]*)@", url)
+    password = re.search(r"://[^:/@]*:([^/]*)@", url)
     line = reason[0]
     return line.replace(password.group(1), "***") if password and password.group(1) else line
 

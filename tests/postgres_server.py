@@ -10,12 +10,14 @@ binaries or psycopg2 the tests skip, and say what to install (CI installs both, 
 a skip: tests/no_skips.py).
 """
 
+import contextlib
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,10 +75,13 @@ def _skip_without_postgres() -> Path:
     return found
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A running PostgreSQL server with an empty database; yields its URL, stops it after."""
-    binaries = _skip_without_postgres()
+@contextlib.contextmanager
+def running_postgres(binaries: Path) -> Iterator[str]:
+    """Start a PostgreSQL server with an empty database in a temporary folder; its URL.
+
+    Args:
+        binaries: the folder of initdb, pg_ctl and createdb (postgres_bin()).
+    """
     user = server_user()
     folder = Path(tempfile.mkdtemp(prefix="pg-"))  # short: a socket path has ~100 characters
     data, sockets = folder / "data", folder / "s"
@@ -90,17 +95,25 @@ def postgres_url():
     def run(*command: str) -> None:
         done = subprocess.run(as_user(user, list(command)), capture_output=True, text=True,
                               cwd=folder, timeout=START_TIMEOUT_SECONDS)  # fmt: skip
-        assert done.returncode == 0, f"{' '.join(command)} failed: {done.stderr}{done.stdout}"
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {done.stderr}{done.stdout}")
 
-    run(str(binaries / "initdb"), "-D", str(data), "-U", role, "--auth=trust", "-E", "UTF8",
-        "--no-instructions")  # fmt: skip
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-o", options,
-        "-w", "-t", str(START_TIMEOUT_SECONDS), "start")  # fmt: skip
     try:
+        run(str(binaries / "initdb"), "-D", str(data), "-U", role, "--auth=trust", "-E",
+            "UTF8", "--no-instructions")  # fmt: skip
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+        run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-o",
+            options, "-w", "-t", str(START_TIMEOUT_SECONDS), "start")  # fmt: skip
         run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", role, DATABASE)
         yield f"postgresql://{role}@127.0.0.1:{port}/{DATABASE}"
     finally:
         subprocess.run(as_user(user, [str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast",
                                       "-w", "stop"]), capture_output=True, cwd=folder)  # fmt: skip
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A running PostgreSQL server with an empty database; yields its URL, stops it after."""
+    with running_postgres(_skip_without_postgres()) as url:
+        yield url

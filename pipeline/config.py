@@ -46,6 +46,9 @@ DEFAULT_CORRECTED_DATA_DIR = DATA_DIR / "corrected"
 CORRECTED_DATA_DIR_ENV = "SENTIMENT_CORRECTED_DIR"
 
 MODELS_DIR_ENV = "SENTIMENT_MODELS_DIR"
+# A shared sweep's Optuna storage (postgresql://... or journal:PATH), for the Sweep view's
+# attach; it may hold a password, so it comes from the environment or the app's secrets.
+SWEEP_STORAGE_ENV = "SENTIMENT_SWEEP_STORAGE"
 FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
 # Tests point these at a tiny random encoder and a temporary cache.
 ENCODER_DIR_ENV = "SENTIMENT_ENCODER_DIR"
@@ -111,6 +114,11 @@ def limit(name: str) -> float:
 def is_url(location: str | os.PathLike) -> bool:
     """Whether a location is an fsspec URL (s3://, gs://, hf://, memory://...), not a path."""
     return "://" in str(location)
+
+
+def sweep_storage() -> str | None:
+    """The shared sweeps' Optuna storage URL ($SENTIMENT_SWEEP_STORAGE), or None."""
+    return os.environ.get(SWEEP_STORAGE_ENV) or None
 
 
 def models_dir(override: str | os.PathLike | None = None) -> str:

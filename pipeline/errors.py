@@ -29,6 +29,11 @@ class ClusterUnavailable(SentimentError):
     """A compute cluster (Ray) cannot be reached at the address given."""
 
 
+class StudyUnavailable(SentimentError):
+    """A shared sweep's study storage (PostgreSQL, a journal file) is malformed or unreachable,
+    or holds no study of that name."""
+
+
 class RateLimited(SentimentError):
     """Too many attempts or requests; `retry_after` says in how many seconds to try again."""
 

@@ -41,6 +41,8 @@ from ui.job_view import CAPS, POLL_SECONDS, curves_chart, get_runner, live_job_u
 from ui.models_tab import registry_action
 
 DEFAULT_BUDGET_MINUTES = 10
+# An attached shared study is read again this often (a query, and the registry's listing).
+STUDY_POLL_SECONDS = 2.0
 # The results table's columns. A table first drawn while the sweep has no trial yet sizes its
 # columns to the headers alone, so the state and version columns get their room here.
 TABLE_COLUMNS = {
@@ -250,6 +252,60 @@ def results_ui(registry: Registry) -> None:
     promote_best_ui(registry, table)
 
 
+def shared_study_ui(registry: Registry) -> None:
+    """Attach to a shared study (`python -m pipeline sweep --storage URL --study NAME` on any
+    machines): every worker's trials, read again every few seconds."""
+    st.subheader("Shared study")
+    url = config.sweep_storage()
+    if not url:
+        st.caption(
+            "Workers on several machines can run one sweep together (`python -m pipeline "
+            "sweep --storage URL --study NAME`). To watch it here, set "
+            f"`{config.SWEEP_STORAGE_ENV}` to the study's storage URL in the app's secrets or "
+            "environment."
+        )
+        return
+    from pipeline.sweep.shared import redact, study_names  # Optuna loads only now
+
+    try:
+        names = study_names(url)
+    except SentimentError as exc:
+        show_error(exc)
+        return
+    if not names:
+        st.caption(escape_markdown(f"No study yet in {redact(url)}."))
+        return
+    name = st.selectbox("Attach to a study", names, index=None, key="sweep_study",
+                        placeholder="Choose a study")  # fmt: skip
+    if name is not None:
+        st.fragment(live_study_ui, run_every=STUDY_POLL_SECONDS)(registry, url, name)
+
+
+def live_study_ui(registry: Registry, url: str, name: str) -> None:
+    """A shared study's progress, workers and trials (each completed one with its version)."""
+    from pipeline.sweep.shared import load_shared_study, redact, study_progress, study_table
+
+    try:
+        study = load_shared_study(url, name)
+        progress, table = study_progress(study), study_table(study, registry)
+    except SentimentError as exc:
+        show_error(exc)
+        return
+    wanted = progress["wanted"] or max(progress["ended"], 1)
+    st.progress(min(progress["ended"] / wanted, 1.0),
+                text=f"{progress['ended']} of {plural(wanted, 'trial')} ended · "
+                f"{progress['running']} running")  # fmt: skip
+    workers = progress["workers"]
+    st.caption(escape_markdown(f"{plural(len(workers), 'worker')}: {', '.join(workers) or 'none'}"
+                               f" · {redact(url)}"))  # fmt: skip
+    st.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+    names = [n for n in study.user_attrs.get("space", {}) if n in table.columns]
+    if (table["state"] == COMPLETE).any() and names:
+        st.altair_chart(sweep_chart(table, names))
+    for line in describe_best(table):
+        st.caption(escape_markdown(line))
+
+
 def sweep_ui(registry: Registry, architecture: str, chosen: tuple | None) -> None:
     """The whole Sweep mode."""
     job = get_runner().current
@@ -274,3 +330,4 @@ def sweep_ui(registry: Registry, architecture: str, chosen: tuple | None) -> Non
     elif is_sweep(job) and job.snapshot()["status"] == "failed":
         show_error(job.snapshot()["error"])
     results_ui(registry)
+    shared_study_ui(registry)

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from pipeline import config
-from pipeline.errors import RegistryError
+from pipeline.errors import ParameterError, RegistryError
 from pipeline.params import DEFAULT_ARCHITECTURE, architectures
 from pipeline.registry import Registry
 from pipeline.sweep.space import DEFAULT_TRIALS
@@ -30,7 +30,9 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
     sweep.add_argument("--label-column", default=config.DEFAULT_LABEL_COLUMN, help="label column")
     sweep.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=architectures())
     sweep.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
-                       help=f"most trials (default {DEFAULT_TRIALS})")  # fmt: skip
+                       help=f"most trials (default {DEFAULT_TRIALS}); with --storage, the "
+                       "study's total across all its workers: two workers with --trials 20 "
+                       "run 20 trials between them, not 40")  # fmt: skip
     sweep.add_argument("--timeout", type=float, metavar="SECONDS",
                        help="start no new trial after this many seconds")  # fmt: skip
     sweep.add_argument(
@@ -50,6 +52,16 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
     )  # fmt: skip
     sweep.add_argument("--promote-best", action="store_true",
                        help="make the best trial's version active")  # fmt: skip
+    sweep.add_argument(
+        "--storage", metavar="URL",
+        help="share the sweep with other workers, on any machines, through one Optuna "
+        "study: postgresql://user@host:port/db, or journal:PATH (a file on a disk every "
+        "worker sees). Every worker runs the same command; --models-dir should be the "
+        "registry they all see (e.g. s3://...). Needs --study",
+    )  # fmt: skip
+    sweep.add_argument("--study", metavar="NAME",
+                       help="the shared study's name: created by the first worker, joined "
+                       "by the others (with --storage)")  # fmt: skip
     return sweep
 
 
@@ -89,8 +101,12 @@ def sweep_command(args) -> int:
         sweep_table,
     )
     from pipeline.sweep.run import run_sweep
+    from pipeline.sweep.shared import load_shared_study, study_table
     from pipeline.sweep.space import SweepPlan, build_space
 
+    if (args.storage is None) != (args.study is None):
+        raise ParameterError("--storage and --study go together: the study's storage URL "
+                             "and its name.")  # fmt: skip
     ranges = {name: values for name, *values in args.param}
     space = build_space(args.arch, args.search, ranges)
     plan = SweepPlan(args.arch, args.trials, space, args.timeout, dict(args.set))
@@ -98,18 +114,25 @@ def sweep_command(args) -> int:
     data = load_labelled_data(args.data, args.text_column, args.label_column)
     registry = Registry(config.models_dir(args.models_dir))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # this command prints its own lines
-    sweep_id = new_sweep_id()
+    sweep_id = args.study or new_sweep_id()
+
+    def results():  # a shared study's table holds every worker's trials
+        if args.storage is None:
+            return sweep_table(registry, sweep_id)
+        return study_table(load_shared_study(args.storage, sweep_id), registry)
+
     try:
         summary = run_sweep(data, plan, registry, print_progress, sweep_id=sweep_id,
-                            data_argument=args.data)  # fmt: skip
+                            data_argument=args.data, storage=args.storage)  # fmt: skip
     except KeyboardInterrupt:  # Ctrl-C: the trials saved so far, then exit code 130
-        print(format_table(sweep_table(registry, sweep_id)))
+        print(format_table(results()))
         raise
-    table = sweep_table(registry, sweep_id)
+    table = results()
     print(format_table(table))
     counts = ", ".join(f"{n} {state}" for state, n in summary["counts"].items())
-    print(f"sweep {summary['sweep']}: {counts} in {summary['seconds']:.0f} s "
-          f"({summary['stopped']})", file=sys.stderr)  # fmt: skip
+    mine = " by this worker" if args.storage else ""
+    print(f"sweep {summary['sweep']}: {counts or 'no trials'}{mine} in "
+          f"{summary['seconds']:.0f} s ({summary['stopped']})", file=sys.stderr)  # fmt: skip
     best = best_trial(table)
     if best is None:
         if args.promote_best:

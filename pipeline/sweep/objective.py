@@ -26,6 +26,7 @@ from pipeline.sweep.results import (
     SweepRecord,
     validation_score,
 )
+from pipeline.sweep.shared import worker_name
 from pipeline.sweep.space import SweepPlan
 
 
@@ -119,6 +120,7 @@ class Objective:
         values = {name: search.suggest(trial) for name, search in self.plan.space.items()}
         params = resolve_params({**self.plan.base_params().to_dict(), **values})
         self.record.start_trial(trial.number, values)
+        trial.set_user_attr("worker", worker_name())  # a shared study's table shows it
         self.report({"event": "trial", "trial": trial.number, "trials": self.plan.trials,
                      "params": values})  # fmt: skip
         pruning, started = PruningReport(trial, self.report), time.perf_counter()
@@ -126,6 +128,8 @@ class Objective:
         def end(state: str, **figures) -> None:
             seconds = round(time.perf_counter() - started, 2)
             self.record.end_trial(trial.number, state, values, seconds=seconds, **figures)
+            for key, value in {"state": state, "seconds": seconds, **figures}.items():
+                trial.set_user_attr(key, value)  # which worker saved which version
             self.report({"event": "trial_done", "trial": trial.number, "state": state,
                          "score": figures.get("score"), "note": figures.get("note")})  # fmt: skip
 

@@ -103,6 +103,14 @@ class SweepRecord:
         write_record(self.registry, self.record)
 
 
+class WorkerRecord(SweepRecord):
+    """A shared study's worker keeps its trials in memory only: the study is the record (each
+    trial's user attrs), and several workers may share one machine's registry folder."""
+
+    def save(self) -> None:
+        pass
+
+
 def trial_versions(registry: Registry, sweep_id: str | None = None) -> list[dict]:
     """The metadata of every version saved by a sweep (by any sweep if `sweep_id` is None)."""
     rows = []
@@ -179,7 +187,20 @@ def sweep_table(registry: Registry, sweep_id: str) -> pd.DataFrame:
                     "note": trial.get("note", ""),
                 }
             )
-    names = searched_names(record, rows)
+    return trials_frame(rows, searched_names(record, rows))
+
+
+def trials_frame(rows: list[dict], names: list[str], extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Trial rows as the results table, best validation score first.
+
+    Args:
+        rows: one dict per trial, its values under "params".
+        names: the searched parameters, each a column.
+        extra: more columns, after "version" (e.g. a shared study's "worker").
+
+    Returns:
+        The table (see sweep_table).
+    """
     table = pd.DataFrame(
         [
             {
@@ -196,6 +217,7 @@ def sweep_table(registry: Registry, sweep_id: str) -> pd.DataFrame:
             "epochs run",
             "seconds",
             "version",
+            *extra,
             "note",
         ],  # fmt: skip
     )

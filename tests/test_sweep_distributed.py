@@ -133,7 +133,8 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("storage", "message"),
     [
-        (f"postgresql://me:hunter2-secret@127.0.0.1:{_closed_port()}/db",
+        # The port is chosen in the test: parameters must be the same in every xdist worker.
+        ("postgresql://me:hunter2-secret@127.0.0.1:{closed_port}/db",
          "Cannot open the sweep storage postgresql://me:***@127.0.0.1"),
         ("postgresql://me:hunter2-secret@/db?host=/nonexistent", "Cannot open the sweep storage"),
         ("nonsense:/hunter2-secret@x", "(starting nonsense:) is not a sweep storage URL"),
@@ -143,6 +144,7 @@ def _closed_port() -> int:
 def test_an_unreachable_or_malformed_storage_is_one_line_without_the_password(
     storage, message, tmp_path
 ):
+    storage = storage.replace("{closed_port}", str(_closed_port()))
     argv = [sys.executable, "-m", "pipeline", *sweep_argv(storage, "s", str(tmp_path))]
     done = subprocess.run(argv, cwd=config.PROJECT_ROOT, capture_output=True, text=True,
                           timeout=120)  # fmt: skip

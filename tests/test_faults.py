@@ -20,7 +20,7 @@ from pipeline.errors import RegistryError
 from pipeline.predict import load_model, load_numpy_model
 from pipeline.registry import Registry
 
-KILLS = 6
+KILLS = 4
 TRAIN_ARGS = ["--epochs", "2", "--vocab-size", "2000", "--embedding-dim", "16"]
 
 

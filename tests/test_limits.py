@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from test_app_retrain import open_app
 
 import api
-from pipeline import config
+from pipeline import config, limits
 from pipeline.errors import RateLimited
 from pipeline.feedback import read_feedback, record_feedback
 from pipeline.limits import AttemptLimiter, RateLimiter
@@ -39,6 +39,30 @@ def test_a_session_is_locked_out_after_its_wrong_attempts():
     limiter.check("b")  # another session is not locked
     clock.now += 61
     limiter.check("a")  # the lock-out is over
+
+
+def test_a_lock_out_is_extended_by_wrong_attempts_and_then_starts_afresh():
+    clock = Clock()
+    limiter = AttemptLimiter(per_key=3, per_minute=100, lockout_seconds=60, clock=clock)
+    start = clock.now
+    for offset in (0, 10, 20):
+        clock.now = start + offset
+        limiter.failed("a")
+    clock.now = start + 75  # locked since +20; a wrong attempt from a second tab, mid lock-out
+    limiter.failed("a")
+    with pytest.raises(RateLimited) as refused:
+        limiter.check("a")
+    assert refused.value.retry_after == pytest.approx(60)  # counted from the latest one
+    clock.now = start + 136  # the lock-out is over
+    limiter.check("a")
+    limiter.failed("a")  # a fresh allowance: one wrong attempt does not lock again
+    limiter.check("a")
+    for _ in range(3):  # exactly the allowance, then the lock-out, then afresh
+        limiter.failed("b")
+    clock.now += 61
+    limiter.check("b")
+    limiter.failed("b")
+    limiter.check("b")
 
 
 def test_the_right_password_clears_a_sessions_wrong_attempts():
@@ -80,6 +104,43 @@ def test_the_rate_limiter_allows_a_burst_then_refills():
     clock.now += 20
     limiter.take("1.2.3.4")
     RateLimiter(per_minute=0).take("x")  # 0 turns it off
+
+
+def test_the_bucket_refills_at_its_rate_and_says_how_long_to_wait():
+    clock = Clock()
+    limiter = RateLimiter(per_minute=120, clock=clock)  # two requests a second
+    for _ in range(120):
+        limiter.take("a")
+    with pytest.raises(RateLimited) as refused:
+        limiter.take("a")
+    assert refused.value.retry_after == pytest.approx(0.5)
+    clock.now += 0.25  # half a request earned: the wait is the other half
+    with pytest.raises(RateLimited) as refused:
+        limiter.take("a")
+    assert refused.value.retry_after == pytest.approx(0.25)
+    clock.now += 1.0  # 0.5 + 2 earned: two requests, not a third
+    limiter.take("a")
+    limiter.take("a")
+    with pytest.raises(RateLimited):
+        limiter.take("a")
+
+
+def test_one_request_a_minute_is_a_limit_too():
+    limiter = RateLimiter(per_minute=1, clock=Clock())
+    limiter.take("a")
+    with pytest.raises(RateLimited):
+        limiter.take("a")
+
+
+def test_the_oldest_clients_are_forgotten_first(monkeypatch):
+    monkeypatch.setattr(limits, "MAX_TRACKED_CLIENTS", 3)
+    limiter = RateLimiter(per_minute=1, clock=Clock())
+    for client in "abcd":
+        limiter.take(client)
+    assert list(limiter.buckets) == ["b", "c", "d"]  # "a" was the oldest: forgotten
+    limiter.take("a")  # a fresh allowance, so it passes
+    with pytest.raises(RateLimited):
+        limiter.take("d")  # still remembered: spent
 
 
 def test_the_api_answers_429_per_client_and_spares_health(tiny_models_dir, monkeypatch):

@@ -21,13 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import config
+from pipeline import config, predict
 from pipeline.csvfile import (
     CSV_LINE_END,
     GUESS_ROWS,
-    check_text_column,
     detect_encoding,
-    guess_text_column,
     iter_csv_chunks,
     neutralize_formulas,
 )
@@ -160,13 +158,7 @@ def choose_text_column(
     """The given text column, checked, or the guessed one (announced), as the local path."""
     if head.empty:
         raise DataError(f"{name} has a header but no rows to score.")
-    if column is not None:
-        check_text_column(head, column, name)
-        return column
-    column = guess_text_column(head, name, config.DEFAULT_TEXT_COLUMN)
-    if on_guess:
-        on_guess(column)
-    return column
+    return predict.choose_text_column(head, column, name, on_guess)
 
 
 def read_dataset(source: Source, columns: list[str], encoding: str):

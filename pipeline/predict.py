@@ -277,7 +277,7 @@ def score_csv(
                 if chunk.empty:
                     continue  # a header without rows: refused below
                 if rows == 0:
-                    text_column = _first_chunk_column(chunk, text_column, name, on_guess)
+                    text_column = choose_text_column(chunk, text_column, name, on_guess)
                 scored = score_frame(predictor, chunk, text_column)
                 if on_scored:
                     columns = [f"prob_{label}" for label in predictor.labels]
@@ -295,10 +295,11 @@ def score_csv(
     return rows
 
 
-def _first_chunk_column(
+def choose_text_column(
     chunk: pd.DataFrame, column: str | None, name: str, on_guess: Callable[[str], None] | None
 ) -> str:
-    """The text column checked on the first chunk, or guessed from it (and announced)."""
+    """The text column checked on the first chunk, or guessed from it (and announced);
+    batch scoring on Ray (pipeline.batch_ray) chooses it the same way."""
     if column is not None:
         check_text_column(chunk, column, name)
         return column

@@ -22,7 +22,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,6 +31,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import api  # noqa: E402
 from bench.record import Figure, Reference, Run, at_most, variant_of  # noqa: E402
+from bench.serving import timings  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.data import load_labelled_data  # noqa: E402
 from pipeline.monitor import log as prediction_log  # noqa: E402
@@ -39,20 +39,6 @@ from pipeline.predict import load_predictor  # noqa: E402
 from pipeline.registry import Registry  # noqa: E402
 
 TARGET = 1.05
-
-
-def timings(calls, texts: list[str], repeats: int, rounds: int = 10) -> list[list[float]]:
-    """Seconds per call, one text per call, the calls taking turns in blocks."""
-    for call in calls:
-        call(texts[0])
-    seconds = [[] for _ in calls]
-    for block in range(rounds):
-        for call, spent in zip(calls, seconds, strict=True):
-            for i in range(block * repeats // rounds, (block + 1) * repeats // rounds):
-                started = time.perf_counter()
-                call(texts[i % len(texts)])
-                spent.append(time.perf_counter() - started)
-    return seconds
 
 
 def path_figures(path: str, off: list[float], on: list[float], group: str) -> list[Figure]:

@@ -212,22 +212,11 @@ def predict_command(args) -> int:
         flush_log(args.models_dir)
         return 0
 
-    shown = False
-
     def show(rows: int, share: float) -> None:
-        nonlocal shown
         bar = "#" * int(share * 30)
-        print(f"\r[{bar:<30}] {share:4.0%}  {rows:,} rows", end="", file=sys.stderr, flush=True)
-        shown = True
+        progress.line(f"[{bar:<30}] {share:4.0%}  {rows:,} rows")
 
-    def say_guess(column: str) -> None:
-        print(
-            f"scoring the texts of column {column!r} (guessed from the first rows; "
-            "--text-column chooses another)",
-            file=sys.stderr,
-        )
-
-    try:
+    with ProgressLine() as progress:
         rows = score_csv(
             predictor,
             args.input,
@@ -237,12 +226,7 @@ def predict_command(args) -> int:
             on_guess=say_guess,
             on_scored=log,
         )
-    finally:
-        if shown:  # end the progress line, so what follows (even an error) has its own line
-            print(file=sys.stderr)
-    print(f"wrote {rows:,} scored rows to {args.output}", file=sys.stderr)
-    flush_log(args.models_dir)
-    return 0
+    return scored(rows, args)
 
 
 def predict_on_ray(args) -> int:
@@ -263,21 +247,7 @@ def predict_on_ray(args) -> int:
     def log(texts: list[str], probabilities) -> None:
         log_predictions(texts, probabilities, labels, version, "batch", args.models_dir)
 
-    def say_guess(column: str) -> None:
-        print(
-            f"scoring the texts of column {column!r} (guessed from the first rows; "
-            "--text-column chooses another)",
-            file=sys.stderr,
-        )
-
-    shown = False
-
-    def show(rows: int) -> None:
-        nonlocal shown
-        print(f"\r{rows:,} rows scored", end="", file=sys.stderr, flush=True)
-        shown = True
-
-    try:
+    with ProgressLine() as progress:
         rows = score_with_ray(
             args.input,
             args.output,
@@ -288,11 +258,41 @@ def predict_on_ray(args) -> int:
             concurrency=1 if args.concurrency is None else args.concurrency,
             on_guess=say_guess,
             on_scored=log,
-            on_progress=show,
+            on_progress=lambda rows: progress.line(f"{rows:,} rows scored"),
         )
-    finally:
-        if shown:  # end the progress line, so what follows (even an error) has its own line
+    return scored(rows, args)
+
+
+class ProgressLine:
+    """One progress line on stderr, rewritten in place and ended when the block ends, so
+    what follows (even an error) has its own line."""
+
+    def __init__(self):
+        self.shown = False
+
+    def line(self, text: str) -> None:
+        print(f"\r{text}", end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def __enter__(self) -> "ProgressLine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.shown:
             print(file=sys.stderr)
+
+
+def say_guess(column: str) -> None:
+    """Say which column of a CSV was guessed to hold the texts."""
+    print(
+        f"scoring the texts of column {column!r} (guessed from the first rows; "
+        "--text-column chooses another)",
+        file=sys.stderr,
+    )
+
+
+def scored(rows: int, args) -> int:
+    """Say what a CSV scoring wrote, store the prediction log's queue, and succeed."""
     print(f"wrote {rows:,} scored rows to {args.output}", file=sys.stderr)
     flush_log(args.models_dir)
     return 0

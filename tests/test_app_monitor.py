@@ -3,7 +3,6 @@ off, the Predict and Batch tabs appending once per answer, the log over time, a 
 a drifted one with its banner and words, and the drifted texts sent to the Label tab."""
 
 import json
-import re
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +25,7 @@ from pipeline.monitor.log import (
     log_location,
 )
 from pipeline.registry import Registry
+from tests.test_app_label import shown
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 # Texts nothing like the debate tweets the shipped default was trained and tested on.
@@ -43,10 +43,6 @@ def fresh_state():
 def models(tmp_path, tiny_models_dir):
     """A copy of the tiny sample model's registry (saved with its test predictions), no log."""
     return shutil.copytree(tiny_models_dir, tmp_path / "models")
-
-
-def shown(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def open_app(monkeypatch, models_dir, log="texts", tab=None) -> AppTest:

@@ -381,10 +381,8 @@ def log_predictions(
         return False
     if location is None:
         return False
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}")
     log = _shared.get(location) or shared_log(location)
-    log.append(Batch(time.time(), texts, probabilities, labels, version, source, keep_texts))
+    log.append(make_batch(texts, probabilities, labels, version, source, keep_texts))
     return True
 
 

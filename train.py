@@ -2,16 +2,22 @@
 
 python train.py --data data/sample.csv --epochs 5
 python train.py --help     # every hyperparameter with its default and range
+python train.py --ray-address HOST:PORT --models-dir s3://bucket/models ...   # on a Ray cluster
 """
 
 import json
 import shlex
+import signal
 import sys
+import threading
 import time
 
 from pipeline import config
 from pipeline.cli import ArgumentParser, run
+from pipeline.cluster import RUNNING_ON, check_shared_registry, run_on_cluster
 from pipeline.data import load_labelled_data
+from pipeline.errors import JobFailed, TrainingCancelled
+from pipeline.jobs import WorkerCall
 from pipeline.params import (
     architecture_help,
     architectures,
@@ -59,6 +65,13 @@ def build_parser() -> ArgumentParser:
         parser.add_argument(
             flag, dest=spec.name, metavar=metavar, help=help_text.replace("%", "%%")
         )
+    parser.add_argument(
+        "--ray-address",
+        default=config.ray_address(),
+        help="train as a task on the Ray cluster at HOST:PORT (default: "
+        f"${config.RAY_ADDRESS_ENV}; unset: here); the models must be on object storage "
+        "(--models-dir s3://...). Ctrl-C cancels it. Docs: Scaling",
+    )
     parser.add_argument("--promote", action="store_true", help="make the new version active")
     parser.add_argument(
         "--json", action="store_true", help="print the result as one JSON line last"
@@ -88,26 +101,58 @@ def print_progress(event: dict) -> None:
             if k in event
         )
         print(f"\repoch {event['epoch']}/{event['epochs']}  {figures}", file=sys.stderr, flush=True)
-    elif event["event"] in ("evaluating", "saving"):
+    elif event["event"] in ("evaluating", "saving") or event["event"].startswith(RUNNING_ON):
         print(f"{event['event']}...", file=sys.stderr, flush=True)
+
+
+def train_on_cluster(address: str, kwargs: dict) -> dict:
+    """train_and_save(**kwargs) as a task on the Ray cluster at `address`, with its progress
+    printed as it comes; Ctrl-C cancels it (nothing is saved then).
+
+    Raises:
+        ClusterUnavailable: the cluster cannot be reached; nothing was started.
+        TrainingCancelled: Ctrl-C.
+        JobFailed: the training failed on the cluster; its message says why.
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    call = WorkerCall("pipeline.train:train_and_save", kwargs, ray_address=address)
+    # Imported only now: the worker's module names what runs on the node.
+    from pipeline.worker import outcome_of
+
+    kind, payload = run_on_cluster(outcome_of, call, address, print_progress, stop)
+    if kind == "cancelled":
+        raise TrainingCancelled("Training was cancelled; nothing was saved.")
+    if kind == "failed":
+        raise JobFailed(payload)
+    return payload
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, train, and report. Returns the exit code."""
     args = build_parser().parse_args(argv)
     params = resolve_params({spec.name: getattr(args, spec.name) for spec in param_specs()})
+    registry = Registry(config.models_dir(args.models_dir))
+    if args.ray_address:
+        check_shared_registry(registry.root)
     data = load_labelled_data(args.data, args.text_column, args.label_column)
-    # Imported only now, so --help and input errors answer without loading TensorFlow.
-    from pipeline.train import train_and_save
-
     if data.rows_dropped:
         print(f"dropped {data.rows_dropped} rows with an empty text or label", file=sys.stderr)
-    registry = Registry(config.models_dir(args.models_dir))
     command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
     started = time.perf_counter()
-    result = train_and_save(
-        data, params, registry, print_progress, promote=args.promote, command=command
-    )
+    if args.ray_address:
+        result = train_on_cluster(
+            args.ray_address,
+            {"data": data, "params": params, "registry": registry, "promote": args.promote,
+             "command": command},
+        )  # fmt: skip
+    else:
+        # Imported only now, so --help and input errors answer without loading TensorFlow.
+        from pipeline.train import train_and_save
+
+        result = train_and_save(
+            data, params, registry, print_progress, promote=args.promote, command=command
+        )
     metrics = result["metrics"]
     active = registry.active_version() == result["version"]
     if args.json:

@@ -13,7 +13,6 @@ dashboard and the local path never need Ray installed (requirements-cluster.txt)
 import io
 import os
 import re
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config, predict
+from pipeline.cluster import check_reachable, connect, project_error
 from pipeline.csvfile import (
     CSV_LINE_END,
     GUESS_ROWS,
@@ -29,7 +29,7 @@ from pipeline.csvfile import (
     iter_csv_chunks,
     neutralize_formulas,
 )
-from pipeline.errors import ClusterUnavailable, DataError, SentimentError
+from pipeline.errors import DataError, SentimentError
 from pipeline.predict import load_predictor, score_frame
 from pipeline.registry import Registry
 
@@ -37,14 +37,10 @@ from pipeline.registry import Registry
 BATCH_ROWS = 10_000
 # Bytes of a remote CSV read to guess its text column (its first rows are enough).
 HEAD_BYTES = 1 << 20
-# The environment the actors need to reach the registry and the input: passed to the job.
-FORWARDED_ENV_PREFIXES = ("SENTIMENT_", "AWS_")
 # An actor scores on one core (its predictor overlaps two threads, as locally). Reading takes
 # no reserved CPU: with N actors on N CPUs, reads asking for one would wait forever.
 ACTOR_CPUS = 1
 READ_CPUS = 0
-# Seconds to wait for a cluster address to answer before saying it is unreachable.
-CONNECT_TIMEOUT = 5
 
 
 @dataclass(frozen=True)
@@ -185,60 +181,6 @@ def _arrow_encoding(encoding: str) -> str:
     return "utf8" if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig") else encoding
 
 
-def connect(address: str | None) -> None:
-    """Join the cluster at `address` (host:port, or ray://host:port), or start Ray on this
-    machine when None (and RAY_ADDRESS is not set).
-
-    Raises:
-        ClusterUnavailable: nothing answers at the address.
-    """
-    import logging
-
-    import ray
-
-    # Ray Data's plans, timings and tracebacks are for Ray's developers (they stay in the
-    # session's log folder); users get one line (`score_with_ray`).
-    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
-    env_vars = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
-    # The pipeline package travels with the job, so nodes need only the requirements.
-    runtime_env = {"py_modules": [str(Path(__file__).parent)], "env_vars": env_vars}
-    try:
-        ray.init(
-            address=address,
-            runtime_env=runtime_env,
-            logging_level="ERROR",
-            log_to_driver=False,
-            configure_logging=True,
-        )
-    except ConnectionError as exc:
-        raise ClusterUnavailable(f"Cannot join the Ray cluster at {address}: {exc}") from exc
-
-
-def _check_reachable(address: str) -> None:
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise ClusterUnavailable(f"The Ray address {address!r} is not host:port.")
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
-    except OSError as exc:
-        raise ClusterUnavailable(
-            f"No Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
-            "`ray start --head`, or check the address."
-        ) from exc
-
-
-def project_error(exc: BaseException) -> SentimentError | None:
-    """The project error a Ray exception carries (raised in a task or an actor), if any."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, SentimentError):
-            return exc
-        cause = getattr(exc, "cause", None)
-        exc = cause if isinstance(cause, BaseException) else exc.__cause__ or exc.__context__
-    return None
-
-
 def score_with_ray(
     input_url: str,
     output_path: str | os.PathLike,
@@ -271,7 +213,7 @@ def score_with_ray(
     if concurrency < 1:
         raise DataError("--concurrency is the number of actors: 1 or more.")
     if address:
-        _check_reachable(address)  # before any reading, so the one problem is said alone
+        check_reachable(address)  # before any reading, so the one problem is said alone
     output_path = Path(output_path)
     if output_path.is_dir():
         raise DataError(f"The output {output_path} is a folder; give a file name.")

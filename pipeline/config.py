@@ -49,6 +49,11 @@ MODELS_DIR_ENV = "SENTIMENT_MODELS_DIR"
 # A shared sweep's Optuna storage (postgresql://... or journal:PATH), for the Sweep view's
 # attach; it may hold a password, so it comes from the environment or the app's secrets.
 SWEEP_STORAGE_ENV = "SENTIMENT_SWEEP_STORAGE"
+# A Ray cluster's host:port: when set (the environment or the app's secrets), the Retrain
+# tab's jobs train there (pipeline/cluster.py); train.py takes --ray-address.
+RAY_ADDRESS_ENV = "SENTIMENT_RAY_ADDRESS"
+# The CPUs a training task on a Ray cluster asks for (SENTIMENT_TRAINING_CPUS overrides it).
+TRAINING_CPUS = 2
 FEEDBACK_FILE_ENV = "SENTIMENT_FEEDBACK_FILE"
 # Tests point these at a tiny random encoder and a temporary cache.
 ENCODER_DIR_ENV = "SENTIMENT_ENCODER_DIR"
@@ -119,6 +124,11 @@ def is_url(location: str | os.PathLike) -> bool:
 def sweep_storage() -> str | None:
     """The shared sweeps' Optuna storage URL ($SENTIMENT_SWEEP_STORAGE), or None."""
     return os.environ.get(SWEEP_STORAGE_ENV) or None
+
+
+def ray_address() -> str | None:
+    """The Ray cluster the dashboard's training jobs go to ($SENTIMENT_RAY_ADDRESS), or None."""
+    return os.environ.get(RAY_ADDRESS_ENV) or None
 
 
 def models_dir(override: str | os.PathLike | None = None) -> str:

@@ -46,6 +46,11 @@ class TrainingCancelled(SentimentError):
     """Training was stopped on request; nothing was saved."""
 
 
+class JobFailed(SentimentError):
+    """A job run elsewhere (a task on a Ray cluster) ended with an error; its message says
+    which, and nothing was saved."""
+
+
 class JobBusy(SentimentError):
     """A training job is already running on this server."""
 

@@ -6,8 +6,8 @@ and every session keeps being served. The worker sends its progress events over 
 thread of the server reads them into the job under a lock. Cancel asks the worker to stop
 after the current batch (SIGTERM) and kills it if it has not ended within
 CANCEL_GRACE_SECONDS. A worker that dies without answering becomes a failed job that says
-how it ended. The same seam can start a job somewhere else (another machine) later: all it
-needs is a picklable call and a stream of events back.
+how it ended. The same seam sends a job to a Ray cluster (WorkerCall.ray_address): the worker
+becomes the Ray driver, and the rest of the job is the same.
 
 A plain callable still runs on a thread of this process (for library callers and tests that
 stand in for a job).
@@ -60,11 +60,13 @@ class WorkerCall:
     The function is named, "module:function", so the server never imports it (training
     modules load TensorFlow, which the server does not otherwise need); the worker does.
     The arguments travel to the worker over a pipe, pickled, and the result comes back the
-    same way, so both must be picklable.
+    same way, so both must be picklable. With `ray_address`, the worker sends the call on to
+    that Ray cluster as one task (pipeline.cluster) and relays its events.
     """
 
     function: str
     kwargs: dict = field(default_factory=dict)
+    ray_address: str | None = None
 
 
 def _signal_name(returncode: int) -> str:

@@ -1,6 +1,8 @@
 """Shared fixtures: the bundled sample data, the optional Kaggle file, a tiny trained model."""
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,13 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "cache"
     monkeypatch.setenv(config.CACHE_DIR_ENV, str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_cluster(monkeypatch) -> None:
+    """No test sends its training to a Ray cluster unless it says so (a developer's
+    SENTIMENT_RAY_ADDRESS stays out of the others)."""
+    monkeypatch.delenv(config.RAY_ADDRESS_ENV, raising=False)
 
 
 @pytest.fixture
@@ -200,45 +209,65 @@ def browser_models_dir(tmp_path_factory, tiny_models_dir) -> Path:
     return models_dir
 
 
-@pytest.fixture(scope="session")
-def streamlit_url(browser_models_dir):
-    """`streamlit run streamlit_app.py` on a free localhost port, over `browser_models_dir`."""
+@contextlib.contextmanager
+def running_app(env: dict) -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a free localhost port, with `env` added to this
+    process's environment; yields its URL, and stops it at the end."""
     import subprocess
     import sys
     import time
     import urllib.request
 
-    models_dir = browser_models_dir
     port = _free_port()
-    env = {
-        **os.environ,
-        config.MODELS_DIR_ENV: str(models_dir),
-        config.FEEDBACK_FILE_ENV: str(models_dir.parent / "feedback.csv"),
-    }
     command = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     server = subprocess.Popen(
-        command, cwd=config.PROJECT_ROOT, env=env,
+        command, cwd=config.PROJECT_ROOT, env={**os.environ, **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit run did not answer on /_stcore/health within 90 s")
+        yield url
+    finally:
+        server.terminate()
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        server.kill()
-        pytest.fail("streamlit run did not answer on /_stcore/health within 90 s")
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_url(browser_models_dir):
+    """The app on a free localhost port, over `browser_models_dir`."""
+    env = {
+        config.MODELS_DIR_ENV: str(browser_models_dir),
+        config.FEEDBACK_FILE_ENV: str(browser_models_dir.parent / "feedback.csv"),
+    }
+    with running_app(env) as url:
+        yield url
+
+
+def open_page(browser, url: str):
+    """A new browser context and page on the app at `url`, once its heading shows."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(url)
+    tab.get_by_role("heading", name="Tweet sentiment").wait_for()
+    return context, tab
 
 
 @pytest.fixture
@@ -251,10 +280,6 @@ def page(browser, streamlit_url, browser_models_dir):
     registry = Registry(browser_models_dir)
     if registry.active_version() != shipped:
         registry.promote(shipped)
-    context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    tab.goto(streamlit_url)
-    tab.get_by_role("heading", name="Tweet sentiment").wait_for()
+    context, tab = open_page(browser, streamlit_url)
     yield tab
     context.close()

@@ -172,6 +172,19 @@ def test_data_without_the_label_column_is_refused_before_training(monkeypatch, m
     assert get_runner().current is before  # no job was started
 
 
+def test_a_ray_cluster_with_models_in_a_folder_is_warned_and_refused(monkeypatch, models):
+    monkeypatch.setenv(config.RAY_ADDRESS_ENV, "127.0.0.1:1")
+    at = open_app(monkeypatch, models)
+    message = "the models must be on object storage that every node reaches"
+    assert message in shown(at.tabs[4].warning[0].value)  # before anything is chosen
+    at.radio(key="retrain_source").set_value("data/sample.csv").run()
+    before = get_runner().current
+    at = submit(at, epochs=1)
+    assert not at.exception
+    assert message in shown(at.error[0].value)
+    assert get_runner().current is before  # no job was started
+
+
 def test_a_single_class_is_refused_before_training(monkeypatch, models):
     at = open_app(monkeypatch, models)
     at.radio(key="retrain_source").set_value("Upload a CSV").run()

@@ -8,6 +8,7 @@ import streamlit as st
 from pipeline import config
 from pipeline.analysis.held_out import HeldOut, held_out_from
 from pipeline.analysis.predictions import load_predictions
+from pipeline.cluster import check_shared_registry
 from pipeline.errors import RegistryError, SentimentError
 from pipeline.estimate import describe_duration, expected_training_seconds, format_duration
 from pipeline.evaluate import evaluate_predictor
@@ -100,7 +101,8 @@ def start_job(
     `clicked` (time.time() of the click on Start training) starts the job's clock, so the
     duration shown at the end is the whole wait, validation and imports included.
     With `include_labels`, the labelled set's texts (pipeline.labelled) join the training
-    part, as feedback rows do.
+    part, as feedback rows do. When a Ray cluster is set (config.ray_address), the job trains
+    there and saves into the registry on object storage (pipeline.cluster).
 
     Returns:
         The job's description, with what it adds to the data.
@@ -120,12 +122,18 @@ def start_job(
             added += f" ({left_out:,} more left out: labels the data lacks)"
     extra_rows = pd.concat(extra, ignore_index=True) if extra else None
     command = f"dashboard retrain on {data.source}{added}: {params.to_dict()}"
+    address = config.ray_address()
+    if address is not None:
+        check_shared_registry(str(registry.root))
     call = WorkerCall(
         "pipeline.train:train_and_save",
         {"data": data, "params": params, "registry": registry, "command": command,
          "extra_training_rows": extra_rows},
+        ray_address=address,
     )  # fmt: skip
     description = f"{params.architecture} on {data.source}{added}"
+    if address is not None:
+        description += f", on the Ray cluster at {address}"
     get_runner().start(call, description, started=clicked)
     return description
 
@@ -300,6 +308,24 @@ def expected_time_ui(
     )
 
 
+def where_ui(registry: Registry) -> None:
+    """Where a training job runs, when that is a Ray cluster (SENTIMENT_RAY_ADDRESS)."""
+    address = config.ray_address()
+    if address is None:
+        return
+    try:
+        check_shared_registry(str(registry.root))
+    except SentimentError as exc:
+        st.warning(escape_markdown(str(exc)))
+        return
+    st.caption(
+        escape_markdown(
+            f"Training runs on the Ray cluster at {address} ({config.RAY_ADDRESS_ENV}) and "
+            f"saves into {registry.root}."
+        )
+    )
+
+
 def retrain_ui(registry: Registry) -> None:
     """The whole Retrain tab."""
     runner = get_runner()
@@ -317,6 +343,7 @@ def retrain_ui(registry: Registry) -> None:
     if sweep:
         sweep_ui(registry, architecture, chosen)
         return
+    where_ui(registry)
     submitted = form_ui(architecture)
     if submitted is not None:
         if not may_train():

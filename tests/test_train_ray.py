@@ -6,7 +6,10 @@ local job. The Retrain tab's own run on the cluster is in tests/test_browser_ray
 # ruff: noqa: F811  (the imported fixtures are parameters of the tests)
 
 import json
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 from helpers import run_cli
@@ -110,6 +113,38 @@ def test_a_dashboard_job_on_the_cluster_shows_progress_and_cancels_freeing_its_c
     while ray.available_resources().get("CPU", 0) < 2:
         assert time.monotonic() < deadline, ray.available_resources()
         time.sleep(0.5)
+
+
+def task_processes() -> list[int]:
+    """The Ray workers running a training task now: Ray titles them after the task."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if entry.name.isdigit() and title.startswith(b"ray::run_task"):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_task_killed_on_its_node_fails_the_job_and_saves_nothing(ray_address, s3_env):
+    registry = Registry(f"{s3_env['url']}/models")
+    data = load_labelled_data(config.SAMPLE_DATA_PATH)
+    call = training(data, registry, epochs=100, batch_size=8, patience=0)
+    job = JobRunner().start(
+        type(call)(call.function, call.kwargs, ray_address=ray_address), "to be lost"
+    )
+    wait_until(job, lambda s: len(s["history"]) >= 1, timeout=180)
+    (pid,) = task_processes()
+    os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer, or a lost node, would
+    state = job.wait(timeout=60)
+    assert state["status"] == "failed"
+    assert state["error"] == (
+        f"The training on the Ray cluster at {ray_address} ended without an answer "
+        "(WorkerCrashedError). Nothing was saved; the models are as they were."
+    )
+    assert registry.versions() == []
 
 
 def test_a_cluster_without_a_large_enough_node_says_so(ray_address, s3_env, monkeypatch):

@@ -14,7 +14,7 @@ import time
 
 from pipeline import config
 from pipeline.cli import ArgumentParser, run
-from pipeline.cluster import RUNNING_ON, check_shared_registry, run_on_cluster
+from pipeline.cluster import RUNNING_ON, check_can_train, run_on_cluster
 from pipeline.data import load_labelled_data
 from pipeline.errors import JobFailed, TrainingCancelled
 from pipeline.jobs import WorkerCall
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     params = resolve_params({spec.name: getattr(args, spec.name) for spec in param_specs()})
     registry = Registry(config.models_dir(args.models_dir))
     if args.ray_address:
-        check_shared_registry(registry.root)
+        check_can_train(registry.root)
     data = load_labelled_data(args.data, args.text_column, args.label_column)
     if data.rows_dropped:
         print(f"dropped {data.rows_dropped} rows with an empty text or label", file=sys.stderr)

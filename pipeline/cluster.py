@@ -11,12 +11,13 @@ dies (its node lost, its memory exceeded) ends the job with a message, and saves
 version is committed only when its training ended.
 
 The task saves into the registry from the node it runs on, so the registry must be one every
-node reaches: object storage (`check_shared_registry`).
+node reaches: object storage (`check_can_train`).
 
 Ray is imported only inside the functions, so the dashboard and the worker process never need
 it unless a cluster is used (requirements-cluster.txt).
 """
 
+import importlib.util
 import logging
 import os
 import socket
@@ -114,12 +115,16 @@ def project_error(exc: BaseException) -> SentimentError | None:
     return None
 
 
-def check_shared_registry(registry_root: str) -> None:
-    """Refuse a registry in a folder of this machine: a cluster's nodes could not save there.
+def check_can_train(registry_root: str) -> None:
+    """Refuse, before anything starts, a training on a cluster that could not work from here:
+    Ray is not installed, or the registry is in a folder of this machine, where the cluster's
+    nodes could not save.
 
     Raises:
-        ClusterUnavailable: the registry is not at a URL (object storage).
+        ClusterUnavailable: with what to do.
     """
+    if importlib.util.find_spec("ray") is None:
+        import_ray()  # says how to install it
     if not config.is_url(registry_root):
         raise ClusterUnavailable(
             f"Training on a Ray cluster saves the new version from the node that trained it, "

@@ -76,6 +76,13 @@ def test_a_dashboard_job_sent_to_an_unreachable_cluster_fails_with_the_reason(s3
     assert registry.versions() == []
 
 
+def test_without_ray_installed_train_py_says_how_to_install_it(s3_env):
+    hide_ray = "import sys; sys.modules['ray'] = None; import train; sys.exit(train.run(train.main))"
+    done = run_cli("-c", hide_ray, *TRAIN_ARGS, "--ray-address", "127.0.0.1:1",
+                   "--models-dir", f"{s3_env['url']}/models")  # fmt: skip
+    assert_user_error(done, "needs Ray (ray is missing): pip install -r requirements-cluster.txt")
+
+
 def test_a_registry_in_a_local_folder_is_refused_before_anything_starts(tmp_path):
     done = run_cli("train.py", *TRAIN_ARGS, "--ray-address", "127.0.0.1:1",
                    "--models-dir", str(tmp_path / "models"))  # fmt: skip

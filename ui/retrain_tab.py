@@ -8,7 +8,7 @@ import streamlit as st
 from pipeline import config
 from pipeline.analysis.held_out import HeldOut, held_out_from
 from pipeline.analysis.predictions import load_predictions
-from pipeline.cluster import check_shared_registry
+from pipeline.cluster import check_can_train
 from pipeline.errors import RegistryError, SentimentError
 from pipeline.estimate import describe_duration, expected_training_seconds, format_duration
 from pipeline.evaluate import evaluate_predictor
@@ -124,7 +124,7 @@ def start_job(
     command = f"dashboard retrain on {data.source}{added}: {params.to_dict()}"
     address = config.ray_address()
     if address is not None:
-        check_shared_registry(str(registry.root))
+        check_can_train(str(registry.root))
     call = WorkerCall(
         "pipeline.train:train_and_save",
         {"data": data, "params": params, "registry": registry, "command": command,
@@ -314,7 +314,7 @@ def where_ui(registry: Registry) -> None:
     if address is None:
         return
     try:
-        check_shared_registry(str(registry.root))
+        check_can_train(str(registry.root))
     except SentimentError as exc:
         st.warning(escape_markdown(str(exc)))
         return

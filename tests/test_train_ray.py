@@ -77,7 +77,9 @@ def test_a_dashboard_job_sent_to_an_unreachable_cluster_fails_with_the_reason(s3
 
 
 def test_without_ray_installed_train_py_says_how_to_install_it(s3_env):
-    hide_ray = "import sys; sys.modules['ray'] = None; import train; sys.exit(train.run(train.main))"
+    hide_ray = (
+        "import sys; sys.modules['ray'] = None; import train; sys.exit(train.run(train.main))"
+    )
     done = run_cli("-c", hide_ray, *TRAIN_ARGS, "--ray-address", "127.0.0.1:1",
                    "--models-dir", f"{s3_env['url']}/models")  # fmt: skip
     assert_user_error(done, "needs Ray (ray is missing): pip install -r requirements-cluster.txt")

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 FORWARDED_ENV_PREFIXES = ("SENTIMENT_", "AWS_")
 # Seconds to wait for a cluster address to answer before saying it is unreachable.
 CONNECT_TIMEOUT = 5
-# How a job's progress says where it runs (its first event).
+# How a job's progress says where it runs (its first event; its "where" keeps it).
 RUNNING_ON = "running on the Ray cluster at"
 # How often the driver relays the task's progress and passes on a cancel.
 POLL_SECONDS = 0.25
@@ -203,10 +203,10 @@ def task_resources() -> dict:
     return {"num_cpus": cpus, "num_gpus": gpus}
 
 
-def describe(address: str, resources: dict) -> str:
-    """The progress line of a job sent to a cluster."""
+def where(address: str, resources: dict) -> str:
+    """Where a job sent to a cluster runs, as its progress and result say it."""
     gpu = "1 GPU" if resources["num_gpus"] else "no GPU"
-    return f"{RUNNING_ON} {address} ({resources['num_cpus']} CPUs, {gpu})"
+    return f"on the Ray cluster at {address} ({resources['num_cpus']} CPUs, {gpu})"
 
 
 def run_on_cluster(
@@ -232,7 +232,8 @@ def run_on_cluster(
     check_reachable(address)
     connect(address)
     resources = task_resources()
-    send({"event": describe(address, resources)})
+    place = where(address, resources)
+    send({"event": f"running {place}", "where": place})
     channel = ray.remote(Channel).options(num_cpus=0).remote()
     task = ray.remote(run_task).options(max_retries=0, **resources)
     pending = task.remote(run_call, call, channel)

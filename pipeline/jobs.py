@@ -167,6 +167,7 @@ class TrainingJob:
             "error": None,
             "result": None,
             "worker": None,
+            "where": None,  # where it runs, when not here (a Ray cluster, pipeline.cluster)
         }
         self._process: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name=f"training-{self.id}", daemon=True)
@@ -192,6 +193,8 @@ class TrainingJob:
                 self._state["history"].append(entry)
             else:
                 self._state["phase"] = kind
+            if "where" in event:
+                self._state["where"] = event["where"]
 
     def _run(self) -> None:
         outcome: dict = {}

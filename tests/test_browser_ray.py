@@ -16,6 +16,7 @@ from tests.conftest import open_page, running_app
 from tests.ray_cluster import ray_address  # noqa: F401  fixture
 
 pytestmark = pytest.mark.browser
+SCREENSHOT = config.PROJECT_ROOT / "docs" / "screenshots" / "retrain-ray.png"
 pytest.importorskip("ray", reason="needs Ray: pip install -r requirements-cluster.txt")
 
 
@@ -55,5 +56,10 @@ def test_the_retrain_tab_trains_on_the_cluster_into_object_storage(
         assert version in registry.versions() and version != tiny.versions()[0]
         metadata = registry.metadata(version)
         assert metadata["architecture"] == "fasttext" and metadata["epochs_run"] <= 2
+        panel.get_by_text(
+            f"Trained on the Ray cluster at {ray_address} (2 CPUs, no GPU)."
+        ).wait_for()
         expect(panel.get_by_text(f"new: {version}", exact=True)).to_be_attached()
+        page.wait_for_timeout(500)  # let the curves finish their entrance
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
         context.close()

@@ -105,6 +105,7 @@ def test_a_dashboard_job_on_the_cluster_shows_progress_and_cancels_freeing_its_c
     state = wait_until(job, lambda s: len(s["history"]) >= 2, timeout=180)
     assert state["status"] == "running"
     assert state["epochs"] == 100 and state["steps"] and state["batch"] >= 1
+    assert state["where"] == f"on the Ray cluster at {ray_address} (2 CPUs, no GPU)"
     assert {"loss", "val_loss"} <= set(state["history"][0])
     asked = time.monotonic()
     job.cancel()

@@ -220,6 +220,8 @@ def finished_ui(state: dict, registry: Registry) -> None:
         f"Saved version {version} in {format_duration(state['elapsed'])}, "
         "counted from the click on Start training."
     )
+    if state["where"]:
+        st.caption(escape_markdown(f"Trained {state['where']}."))
     if state["history"]:
         st.altair_chart(curves_chart(state["history"]))
     active, active_metrics, held_out = score_active_ui(registry, version) or (None, None, None)

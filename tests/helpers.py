@@ -74,3 +74,24 @@ def make_tiny_encoder(folder) -> None:
     tokenizer.save_to_preset(str(folder))
     source = {"name": "tiny random BERT (tests)", "license": "n/a"}
     (folder / "source.json").write_text(json.dumps(source))
+
+
+def wait_for_new_saved_version(page, panel, before: set[str], timeout: float = 240) -> str:
+    """The version a Retrain job saved, once the tab shows a version not in `before`, and it
+    alone: an earlier test's job may still show its result (the tab shows the server's last
+    job), and a rerun keeps the old elements on the page until it ends."""
+    import re
+    import time
+
+    from playwright.sync_api import expect
+
+    results = panel.get_by_text(re.compile(r"Saved version \S+ in"))
+    deadline = time.monotonic() + timeout
+    version = None
+    while version is None:
+        assert time.monotonic() < deadline, "no new version was saved"
+        shown = [re.search(r"Saved version (\S+) in", t) for t in results.all_inner_texts()]
+        version = next((m.group(1) for m in shown if m and m.group(1) not in before), None)
+        page.wait_for_timeout(200)
+    expect(results).to_have_count(1, timeout=60_000)
+    return version

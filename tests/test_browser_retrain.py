@@ -1,5 +1,6 @@
 """The Retrain tab's results in Chromium: one fasttext epoch on data/sample.csv, compared with
-the active version on its own test part, timed once, and promoted only when confirmed."""
+the active version on its own test part, timed once, promoted only when confirmed, then tried
+in the Predict tab."""
 
 import os
 import re
@@ -15,6 +16,7 @@ from pipeline.evaluate import evaluate_predictions
 from pipeline.predict import load_predictor
 from pipeline.registry import Registry
 from tests.conftest import shipped_version
+from tests.helpers import wait_for_new_saved_version
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = config.PROJECT_ROOT / "docs" / "screenshots" / "retrain-results.png"
@@ -43,18 +45,9 @@ def test_a_fasttext_retrain_is_compared_on_its_own_test_part_and_timed_once(page
     before = set(registry.versions())
     clicked = time.monotonic()
     panel.get_by_role("button", name="Start training").click()
-    # An earlier test's job may still show its result, and a rerun keeps the old elements on
-    # the page until it ends: wait for a version that is new, then for the old one to go.
-    results = panel.get_by_text(re.compile(r"Saved version \S+ in"))
-    version = None
-    while version is None:
-        assert time.monotonic() - clicked < 240, "no new version was saved"
-        shown = [re.search(r"Saved version (\S+) in", t) for t in results.all_inner_texts()]
-        version = next((m.group(1) for m in shown if m and m.group(1) not in before), None)
-        page.wait_for_timeout(200)
+    version = wait_for_new_saved_version(page, panel, before)
     waited = time.monotonic() - clicked
-    expect(results).to_have_count(1, timeout=60_000)
-    saved = results.first
+    saved = panel.get_by_text(re.compile(r"Saved version \S+ in"))
 
     # The rows: the new version, the active one and the baseline, all on the new test part.
     for row in (f"new: {version}", f"active: {active}", "baseline: tf-idf + logistic regression"):
@@ -89,6 +82,15 @@ def test_a_fasttext_retrain_is_compared_on_its_own_test_part_and_timed_once(page
     promote.click()
     expect(promote).to_be_disabled()  # it is the active version now
     assert registry.active_version() == version
+
+    # And this session predicts with it.
+    panel.get_by_role("button", name="Try it in the Predict tab").click()
+    page.get_by_role("tab", name="Predict").click()
+    page.get_by_label("Text to classify").fill("What a great night")
+    page.get_by_role("button", name="Predict").click()
+    page.get_by_test_id("stMetric").filter(has_text="Predicted label").wait_for()
+    header = page.get_by_test_id("stMetric").filter(has_text="Model").first
+    assert version in header.inner_text()
 
 
 def screenshot_results(page, panel, first, last) -> None:

@@ -148,6 +148,12 @@ def test_split_keeps_retweets_on_one_side(sample_csv):
     splits = split_data(data, seed=7)
     assert_no_leak(splits)
     assert sum(splits.sizes.values()) == len(data.frame)
+    # The part sizes each version's metadata records, by name.
+    parts = {"train": splits.train, "validation": splits.validation, "test": splits.test}
+    assert splits.sizes == {name: len(part) for name, part in parts.items()}
+    for part in parts.values():  # rows of the data as they were, numbered afresh
+        assert list(part.columns) == list(data.frame.columns)
+        assert part.index.equals(pd.RangeIndex(len(part)))
     # The sample has retweets of its own rows, so grouping really had work to do.
     assert data.frame["text"].map(normalize_for_grouping).duplicated().any()
 
@@ -155,12 +161,14 @@ def test_split_keeps_retweets_on_one_side(sample_csv):
 def test_split_is_stratified_and_repeatable(sample_csv):
     data = load_labelled_data(sample_csv)
     first, again = split_data(data, seed=3), split_data(data, seed=3)
-    pd.testing.assert_frame_equal(first.test, again.test)
+    for name in ("train", "validation", "test"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(again, name))
     for part in (first.train, first.validation, first.test):
         shares = part["label"].value_counts(normalize=True)
         assert set(shares.index) == set(data.labels)
         assert shares.max() - shares.min() < 0.15
-    assert 0.1 < first.sizes["test"] / len(data.frame) < 0.2
+    shares = {name: size / len(data.frame) for name, size in first.sizes.items()}
+    assert shares == pytest.approx({"train": 0.7, "validation": 0.15, "test": 0.15}, abs=0.03)
 
 
 def test_split_of_the_kaggle_data_has_no_leak(full_data):

@@ -1,6 +1,7 @@
 """The admin password guards promote, delete and train: only the exact password unlocks."""
 
 import pytest
+from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
 from pipeline import config
@@ -63,3 +64,72 @@ def test_the_exact_password_unlocks_promote_delete_and_training(monkeypatch, app
 def test_without_a_password_typed_the_actions_are_locked(monkeypatch, app_models_dir):
     at = open_guarded(monkeypatch, app_models_dir, None)
     assert at.button(key="promote").disabled
+
+
+def guard_page():
+    """The guard alone, without the dashboard: the password box, and what it allows."""
+    import streamlit as st
+
+    from ui.guard import admin_ui, is_admin, may_train
+
+    admin_ui()
+    st.text(f"admin={is_admin()} train={may_train()}")
+
+
+def open_guard(**secrets) -> AppTest:
+    at = AppTest.from_function(guard_page, default_timeout=30)
+    for name, value in secrets.items():
+        at.secrets[name] = value
+    return at.run()
+
+
+def type_password(at: AppTest, typed: str) -> str:
+    """Type into the sidebar's box; what the page then allows, e.g. "admin=True train=True"."""
+    at.text_input(key="admin_password_input").input(typed).run()
+    assert not at.exception
+    return at.text[0].value
+
+
+def test_without_a_password_configured_everyone_may_promote_delete_and_train():
+    at = open_guard()
+    assert at.text[0].value == "admin=True train=True"
+    assert not at.sidebar.text_input  # no password box at all
+
+
+def test_the_password_box_masks_what_is_typed():
+    at = open_guard(admin_password=SECRET)
+    box = at.sidebar.text_input(key="admin_password_input")
+    assert box.proto.type == TextInputProto.PASSWORD
+
+
+def test_training_may_be_opened_while_promote_and_delete_stay_guarded():
+    at = open_guard(admin_password=SECRET, require_password_to_train=False)
+    assert at.text[0].value == "admin=False train=True"
+    assert type_password(at, SECRET) == "admin=True train=True"
+
+
+def test_one_sessions_lock_out_does_not_lock_another(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_ADMIN_ATTEMPTS_PER_SESSION", "2")
+    guesser, admin = open_guard(admin_password=SECRET), open_guard(admin_password=SECRET)
+    for guess in ("one", "two"):
+        type_password(guesser, guess)
+    assert type_password(guesser, SECRET) == "admin=False train=False"  # locked out
+    assert "Too many wrong passwords" in guesser.sidebar.error[0].value
+    assert type_password(admin, SECRET) == "admin=True train=True"  # its own allowance
+
+
+def test_the_right_password_clears_the_wrong_ones_before_it(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_ADMIN_ATTEMPTS_PER_SESSION", "2")
+    at = open_guard(admin_password=SECRET)
+    type_password(at, "one")
+    assert type_password(at, SECRET) == "admin=True train=True"
+    type_password(at, "two")  # the first wrong attempt since the right one
+    assert type_password(at, SECRET) == "admin=True train=True"
+
+
+def test_clearing_the_box_is_not_a_wrong_attempt(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_ADMIN_ATTEMPTS_PER_SESSION", "2")
+    at = open_guard(admin_password=SECRET)
+    type_password(at, "one")
+    assert type_password(at, "") == "admin=False train=False"
+    assert type_password(at, SECRET) == "admin=True train=True"

@@ -65,6 +65,23 @@ def test_a_lock_out_is_extended_by_wrong_attempts_and_then_starts_afresh():
     limiter.check("b")
 
 
+def test_a_lock_out_counts_from_the_last_wrong_attempt_and_ends_on_time():
+    clock = Clock()
+    limiter = AttemptLimiter(per_key=3, per_minute=100, lockout_seconds=60, clock=clock)
+    start = clock.now
+    for offset in (0, 10, 20):
+        clock.now = start + offset
+        limiter.failed("a")
+    clock.now = start + 75  # 55 s after the last wrong attempt, 65 s after the one before
+    with pytest.raises(RateLimited, match="Try again in 5 s") as refused:
+        limiter.check("a")
+    assert refused.value.retry_after == pytest.approx(5)
+    clock.now = start + 80  # exactly the lock-out after the last one: it is over...
+    limiter.check("a")
+    limiter.failed("a")  # ...so this wrong attempt starts a fresh allowance
+    limiter.check("a")
+
+
 def test_the_right_password_clears_a_sessions_wrong_attempts():
     clock = Clock()
     limiter = AttemptLimiter(per_key=3, per_minute=100, lockout_seconds=60, clock=clock)
@@ -90,6 +107,21 @@ def test_many_sessions_together_are_throttled_too():
         limiter.check("e")
     clock.now += 60
     limiter.check("e")
+
+
+def test_the_server_wide_wait_counts_from_the_oldest_failure_of_the_minute():
+    clock = Clock()
+    limiter = AttemptLimiter(per_key=5, per_minute=2, lockout_seconds=60, clock=clock)
+    start = clock.now
+    limiter.failed("a")
+    clock.now = start + 20
+    limiter.failed("b")
+    clock.now = start + 30
+    with pytest.raises(RateLimited, match="Try again in 30 s") as refused:
+        limiter.check("c")
+    assert refused.value.retry_after == pytest.approx(30)
+    clock.now = start + 60  # the oldest failure is a minute old
+    limiter.check("c")
 
 
 def test_the_rate_limiter_allows_a_burst_then_refills():

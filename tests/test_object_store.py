@@ -178,6 +178,80 @@ def test_a_stale_upload_is_removed_by_a_later_save(s3_env, fasttext_source, monk
     assert not any(k.startswith("20260101-000000-dead") for k in keys(s3_env))
 
 
+def stored(s3_env, key: str) -> bytes:
+    """An object's bytes on the S3 server itself, past any local cache."""
+    answer = s3_env["client"].get_object(Bucket=BUCKET, Key=f"{s3_env['prefix']}/{key}")
+    return answer["Body"].read()
+
+
+def test_a_records_commit_marker_is_written_create_only(s3_env):
+    # A record name picked twice: the S3 server refuses the second upload with 412, and the
+    # first record stays as it was.
+    store = ObjectStore(f"{s3_env['url']}/.labels")
+    first = '{"created": "2026-01-01T00:00:00", "label": "first"}'
+    store.commit_record("r1", first)
+    with pytest.raises(FileExistsError):
+        store.commit_record("r1", '{"created": "2026-01-01T00:00:00", "label": "second"}')
+    assert stored(s3_env, ".labels/r1/metadata.json") == first.encode()
+
+
+def commit_version(store: ObjectStore, version: str, label: str) -> None:
+    folder = store.staging(version)
+    (folder / "model.keras").write_bytes(b"weights")
+    (folder / "metadata.json").write_text(json.dumps({"label": label}))
+    store.commit(version, folder)
+
+
+def test_a_versions_commit_marker_is_written_create_only(s3_env):
+    store, version = ObjectStore(s3_env["url"]), "20260101-000000-beef"
+    commit_version(store, version, "first")
+    with pytest.raises(FileExistsError):  # the same version id committed twice
+        commit_version(store, version, "second")
+    assert json.loads(stored(s3_env, f"{version}/metadata.json")) == {"label": "first"}
+
+
+def test_a_hidden_version_is_restored_whole(s3_env):
+    # Registry.delete hides a version, and puts it back if a racing promotion won.
+    store, version = ObjectStore(s3_env["url"]), "20260101-000000-beef"
+    commit_version(store, version, "first")
+    marker = stored(s3_env, f"{version}/metadata.json")
+    hidden = store.hide(version)
+    assert store.committed() == []
+    store.unhide(version, hidden)
+    assert store.committed() == [version]
+    assert stored(s3_env, f"{version}/metadata.json") == marker
+
+
+def test_of_two_first_pointer_writes_only_one_lands(s3_env):
+    one, other = ObjectStore(s3_env["url"]), ObjectStore(s3_env["url"])
+    empty = one.read_pointer()
+    assert empty.version is None and other.read_pointer() == empty
+    assert one.swap_pointer(empty, "v1")
+    assert not other.swap_pointer(empty, "v2")  # it read "no pointer": the server says 412
+    assert other.read_pointer().version == "v1"
+
+
+def test_a_swap_from_a_stale_read_is_refused_in_memory_too():
+    # fsspec's memory:// has no conditional writes: the store compares, then writes.
+    url = f"memory://stale-{time.time_ns()}/models"
+    one, other = ObjectStore(url), ObjectStore(url)
+    read = one.read_pointer()
+    assert one.swap_pointer(read, "v1")
+    assert not other.swap_pointer(read, "v2")
+    assert other.read_pointer().version == "v1"
+
+
+def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
+    # Registry.delete's fence rewrites the pointer with the version it already names: a
+    # promotion that read the pointer before must still fail its swap.
+    store = ObjectStore(s3_env["url"])
+    assert store.swap_pointer(store.read_pointer(), "v1")
+    stale = ObjectStore(s3_env["url"]).read_pointer()
+    assert store.swap_pointer(store.read_pointer(), "v1")
+    assert not ObjectStore(s3_env["url"]).swap_pointer(stale, "v2")
+    assert store.read_pointer().version == "v1"
+
+
 def test_a_swap_from_a_stale_read_is_refused(s3_env, fasttext_source):
     registry = Registry(s3_env["url"])
     first, second = save_copies(registry, fasttext_source)

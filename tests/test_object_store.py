@@ -197,7 +197,7 @@ def test_a_records_commit_marker_is_written_create_only(s3_env):
 
 def commit_version(store: ObjectStore, version: str, label: str) -> None:
     folder = store.staging(version)
-    (folder / "model.keras").write_bytes(b"weights")
+    (folder / "model.keras").write_bytes(f"weights of {label}".encode())
     (folder / "metadata.json").write_text(json.dumps({"label": label}))
     store.commit(version, folder)
 
@@ -208,6 +208,8 @@ def test_a_versions_commit_marker_is_written_create_only(s3_env):
     with pytest.raises(FileExistsError):  # the same version id committed twice
         commit_version(store, version, "second")
     assert json.loads(stored(s3_env, f"{version}/metadata.json")) == {"label": "first"}
+    # Refused before any upload: the first version's files are as it wrote them.
+    assert stored(s3_env, f"{version}/model.keras") == b"weights of first"
 
 
 def test_a_hidden_version_is_restored_whole(s3_env):

@@ -209,14 +209,22 @@ class ObjectStore:
         return folder
 
     def commit(self, version: str, folder: Path) -> None:
-        """Upload every file, then the commit marker (create-only), then keep the local copy."""
+        """Upload every file, then the commit marker (create-only), then keep the local copy.
+
+        A version id already committed is refused before any upload, so its files are never
+        overwritten (the marker's create-only write refuses it again, for two commits racing).
+        """
         self._remove_stale_uploads()
+        marker_key = self._key(version, METADATA_FILE)
+        self.fs.invalidate_cache(marker_key)
+        if self.call("check the version id", self.fs.exists, marker_key):
+            raise FileExistsError(f"Version {version} is already in {self.location}.")
         for path in sorted(folder.iterdir()):
             if path.name != METADATA_FILE:
                 self.call("upload the model", self.fs.put_file, str(path),
                            self._key(version, path.name))  # fmt: skip
         marker = (folder / METADATA_FILE).read_bytes()
-        self._put(self._key(version, METADATA_FILE), marker, create_only=True)
+        self._put(marker_key, marker, create_only=True)
         target = self.work_dir / version
         shutil.rmtree(target, ignore_errors=True)
         folder.rename(target)

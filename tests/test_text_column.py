@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.csvfile import check_text_column, guess_text_column, text_columns
+from pipeline.csvfile import check_text_column, guess_text_column, text_columns, to_csv_bytes
 from pipeline.errors import DataError
 
 
@@ -66,3 +66,10 @@ def test_a_mostly_empty_column_of_long_cells_does_not_outrank_the_texts():
     )
     assert guess_text_column(data) == "tweet"
     assert text_columns(data) == ["tweet", "reply_to"]
+
+
+def test_formula_escaping_quotes_text_cells_only_and_keeps_numbers_and_gaps():
+    # Numbers stay numbers, and a missing one stays an empty cell (never "nan"); a text cell
+    # that a spreadsheet would run gets its apostrophe, a plain number in text does not.
+    frame = pd.DataFrame({"text": ["=1+1", "-3.5"], "score": [float("nan"), -0.25], "n": [-3, 4]})
+    assert to_csv_bytes(frame) == b"text,score,n\r\n'=1+1,,-3\r\n-3.5,-0.25,4\r\n"

@@ -97,7 +97,10 @@ def test_every_single_code_point_emoji_has_a_name():
     assert all(text.isascii() for text in table.values())
 
 
-HOSTILE = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", "<b>x</b>"]
+# Control and direction marks, a NUL, capitals that lower to other letters, markup, and
+# Unicode spaces, digits and letters, which RE2's \s, \d and \w (in the model) do not match.
+HOSTILE = ["\u202eevil\u200b text\x07", "null\x00byte", "\u0130stanbul \u212a", "<b>x</b>",
+           "no\u00a0break\u2003em \u0663 caf\u00e9 na\u00efve_x \u00e9rt \u00fctrump"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -112,6 +115,9 @@ def test_in_model_cleaning_matches_python_cleaning(python_clean, marks):
     layer = CleanText(characters=emoji_characters(), **marks)
     cleaned = [t.decode("utf-8") for t in layer(tf.constant(texts)).numpy()]
     assert cleaned == [python_clean(t) for t in texts]
+    # And as the NumPy runtime rebuilds it from a saved model's config, marks included.
+    python = Cleaner.from_config(layer.get_config())
+    assert cleaned == [python(t) for t in texts]
 
 
 def test_the_transformer_cleaning_in_the_model_matches_python():

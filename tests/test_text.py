@@ -10,6 +10,7 @@ from pipeline.text import (
     ascii_lower,
     clean_text,
     clean_text_bounded,
+    cut_text,
     emoji_characters,
     normalize_for_grouping,
 )
@@ -199,3 +200,19 @@ def test_only_ascii_capitals_are_lowered(text):
     # What tf.strings.lower does without an encoding, and so what the saved model does.
     expected = "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
     assert ascii_lower(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cut"),
+    [
+        ("abc", 3, "abc"),  # exactly at the limit: kept whole
+        ("one two three", 9, "one two"),  # cut at the last space, in the second half
+        ("one  two", 4, "one"),  # a space at the limit: the head, right-stripped
+        (" one two three", 10, " one two"),  # only the right side is stripped
+        ("abc defgh", 6, "abc de"),  # a space at exactly half: too early, cut mid-word
+        ("abcd efghij", 9, "abcd efgh"),  # likewise with an odd limit
+        ("one twoXthree four", 12, "one twoXthre"),  # only whitespace is a place to cut
+    ],
+)
+def test_cut_text_cuts_at_the_last_space_of_the_second_half(text, limit, cut):
+    assert cut_text(text, limit) == cut

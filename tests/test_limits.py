@@ -41,13 +41,20 @@ def test_a_session_is_locked_out_after_its_wrong_attempts():
     limiter.check("a")  # the lock-out is over
 
 
-def test_a_lock_out_is_extended_by_wrong_attempts_and_then_starts_afresh():
+def locked_out_at_20_seconds() -> tuple[Clock, AttemptLimiter, float]:
+    """A limiter of 3 wrong attempts and 60 s lock-outs, whose session "a" failed at +0, +10
+    and +20 s (locked out from +20): its clock, the limiter and the start time."""
     clock = Clock()
     limiter = AttemptLimiter(per_key=3, per_minute=100, lockout_seconds=60, clock=clock)
     start = clock.now
     for offset in (0, 10, 20):
         clock.now = start + offset
         limiter.failed("a")
+    return clock, limiter, start
+
+
+def test_a_lock_out_is_extended_by_wrong_attempts_and_then_starts_afresh():
+    clock, limiter, start = locked_out_at_20_seconds()
     clock.now = start + 75  # locked since +20; a wrong attempt from a second tab, mid lock-out
     limiter.failed("a")
     with pytest.raises(RateLimited) as refused:
@@ -66,12 +73,7 @@ def test_a_lock_out_is_extended_by_wrong_attempts_and_then_starts_afresh():
 
 
 def test_a_lock_out_counts_from_the_last_wrong_attempt_and_ends_on_time():
-    clock = Clock()
-    limiter = AttemptLimiter(per_key=3, per_minute=100, lockout_seconds=60, clock=clock)
-    start = clock.now
-    for offset in (0, 10, 20):
-        clock.now = start + offset
-        limiter.failed("a")
+    clock, limiter, start = locked_out_at_20_seconds()
     clock.now = start + 75  # 55 s after the last wrong attempt, 65 s after the one before
     with pytest.raises(RateLimited, match="Try again in 5 s") as refused:
         limiter.check("a")

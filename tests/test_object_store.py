@@ -243,6 +243,26 @@ def test_a_swap_from_a_stale_read_is_refused_in_memory_too():
     assert other.read_pointer().version == "v1"
 
 
+@pytest.mark.parametrize("code", ["PreconditionFailed", "ConditionalRequestConflict"])
+def test_a_lost_conditional_write_is_a_lost_race_not_an_unreachable_store(code):
+    # S3 answers 412 PreconditionFailed to a write whose condition no longer holds, and 409
+    # ConditionalRequestConflict to one that raced another conditional write: both mean
+    # "retry on fresh state". Any other error means the store cannot be reached.
+    from botocore.exceptions import ClientError
+    from s3fs.errors import translate_boto_error
+
+    def s3_error(name):
+        raise translate_boto_error(ClientError({"Error": {"Code": name, "Message": "m"}}, "Put"))
+
+    store = ObjectStore(f"memory://conflict-{time.time_ns()}/models")
+    with pytest.raises(OSError) as lost:
+        store.call("promote", s3_error, code)
+    assert not isinstance(lost.value, StoreUnavailable)
+    assert store.unavailable is None
+    with pytest.raises(StoreUnavailable, match="cannot be reached to promote"):
+        store.call("promote", s3_error, "AccessDenied")
+
+
 def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
     # Registry.delete's fence rewrites the pointer with the version it already names: a
     # promotion that read the pointer before must still fail its swap.

@@ -58,3 +58,13 @@ def test_a_record_is_committed_listed_read_and_deleted_like_a_version(store):
     with labels.exclusive():
         labels.purge("r1", labels.hide("r1"))
     assert labels.committed() == ["r2"]
+
+
+def test_records_are_listed_by_creation_time_then_id_and_those_without_one_last(store):
+    records = store.substore(".labels")
+    records.commit_record("b-old", '{"created": "2026-01-01T00:00:00"}')
+    records.commit_record("a-new", '{"created": "2026-01-02T00:00:00"}')
+    records.commit_record("c-new", '{"created": "2026-01-02T00:00:00"}')  # same time: by id
+    records.commit_record("z-no-time", '{"label": "saved before versions had a time"}')
+    records.commit_record("y-unreadable", "{not json")  # never taken for the newest
+    assert records.committed() == ["c-new", "a-new", "b-old", "z-no-time", "y-unreadable"]

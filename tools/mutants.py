@@ -4,6 +4,8 @@
                           # once it starts on the mutants
     python tools/mutants.py results.jsonl "ui.guard*" "pipeline.limits*"
     python tools/mutants.py results.jsonl "pipeline.data.x_split*" --tests tests/test_data.py
+    python tools/mutants.py results.jsonl "pipeline.registry.local*" \
+        --also tests/test_store_contract.py --within tests/test_registry.py tests/test_pointer.py
 
 `mutmut run` forks each mutant's tests from a process that already holds threads and locks,
 and mutants whose tests run the app hang there; here each mutant runs in a new process
@@ -70,6 +72,14 @@ def main() -> int:
     parser.add_argument("out", type=Path, help="JSON lines file of results (resumed if there)")
     parser.add_argument("patterns", nargs="+", help="mutant name patterns, e.g. 'ui.guard*'")
     parser.add_argument("--tests", nargs="+", help="test files to run (default: mutmut's)")
+    parser.add_argument(
+        "--also",
+        nargs="+",
+        default=[],
+        help="test files to run first, then mutmut's covering tests",
+    )
+    parser.add_argument("--within", nargs="+",
+                        help="keep only the covering tests in these files")  # fmt: skip
     args = parser.parse_args()
     stats_file = MUTANTS / "mutmut-stats.json"
     if not stats_file.is_file():
@@ -87,7 +97,10 @@ def main() -> int:
     for name in names:
         if name in done:
             continue
-        tests = args.tests or covering_tests(name, stats)
+        covering = covering_tests(name, stats)
+        if args.within:
+            covering = [test for test in covering if test.split("::")[0] in args.within]
+        tests = args.tests or args.also + covering
         record = run_one(name, tests) if tests else {"name": name, "result": "no tests"}
         with args.out.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")

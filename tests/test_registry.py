@@ -1,6 +1,9 @@
 """The registry: versions, the active pointer, promote/delete rules and atomic saves."""
 
 import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ from pipeline.errors import RegistryError
 from pipeline.params import resolve_params
 from pipeline.predict import load_model
 from pipeline.recipes.ngram import build_classifier, build_end_to_end, build_text_encoder
-from pipeline.registry import ACTIVE_FILE, Registry
+from pipeline.registry import ACTIVE_FILE, Registry, local
 
 
 def tiny_model():
@@ -108,3 +111,34 @@ def test_unreadable_model_file_is_reported_as_a_registry_error(tmp_path, model):
     (tmp_path / version / "model.keras").write_bytes(b"not a zip")
     with pytest.raises(RegistryError, match="could not be loaded"):
         load_model(registry, version)
+
+
+HOLD_LOCK = """
+import sys, time
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.acquire()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_change_waits_for_another_writers_lock_then_says_so(tmp_path, model, monkeypatch):
+    registry = Registry(tmp_path)
+    first, second = save(registry, model), save(registry, model)
+    lock = tmp_path / local.LOCK_FILE
+    assert lock.is_file()  # in the registry's folder, where every writer looks for it
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    pool = ThreadPoolExecutor(1)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(local, "LOCK_TIMEOUT_SECONDS", 0.5)
+        error = pool.submit(registry.promote, second).exception(timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+        pool.shutdown()
+    assert isinstance(error, RegistryError)
+    assert str(error).startswith(f"Could not promote the version in {tmp_path}")
+    assert registry.active_version() == first

@@ -1,11 +1,13 @@
 """Both stores keep the storage contract the registry relies on (registry.store.Store)."""
 
 import inspect
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from pipeline.registry import open_store
-from pipeline.registry.local import LocalStore
+from pipeline.registry.local import LOCK_FILE, LocalStore
 from pipeline.registry.objects import ObjectStore
 from pipeline.registry.store import Store
 
@@ -56,6 +58,10 @@ def test_a_record_is_committed_listed_read_and_deleted_like_a_version(store):
     assert '"label": "y"' in labels.read_metadata("r2")
     assert store.committed() == []  # never taken for a model version
     with labels.exclusive():
+        hidden = labels.hide("r1")
+        assert labels.committed() == ["r2"]  # hidden: a crash now leaves it unlisted
+        labels.unhide("r1", hidden)
+        assert labels.committed() == ["r2", "r1"]
         labels.purge("r1", labels.hide("r1"))
     assert labels.committed() == ["r2"]
 
@@ -68,3 +74,25 @@ def test_records_are_listed_by_creation_time_then_id_and_those_without_one_last(
     records.commit_record("z-no-time", '{"label": "saved before versions had a time"}')
     records.commit_record("y-unreadable", "{not json")  # never taken for the newest
     assert records.committed() == ["c-new", "a-new", "b-old", "z-no-time", "y-unreadable"]
+
+
+def test_records_committed_at_once_from_many_threads_all_land(store):
+    records = store.substore(".labels")
+    start = threading.Barrier(8)
+
+    def commit(i):
+        start.wait()
+        records.commit_record(f"r{i}", f'{{"created": "2026-01-01T00:00:0{i}"}}')
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(commit, range(8)))
+    assert records.committed() == [f"r{i}" for i in reversed(range(8))]
+
+
+def test_a_record_that_cannot_be_committed_leaves_nothing_staged(tmp_path):
+    records = LocalStore(tmp_path / "labels")
+    records.commit_record("r1", '{"label": "first"}')
+    with pytest.raises(OSError):
+        records.commit_record("r1", '{"label": "second"}')  # the folder is there already
+    assert sorted(p.name for p in records.root.iterdir()) == [LOCK_FILE, "r1"]
+    assert "first" in records.read_metadata("r1")

@@ -35,6 +35,8 @@ from pipeline.registry.store import (
 )
 
 LOCK_FILE = ".registry.lock"
+# A change waits this long for another writer's lock, then fails with a message.
+LOCK_TIMEOUT_SECONDS = 120
 
 
 def _fsync_dir(path: Path) -> None:
@@ -80,7 +82,7 @@ class LocalStore:
     def exclusive(self) -> AbstractContextManager:
         """The lock every change of the folder takes."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / LOCK_FILE), timeout=120)
+        return FileLock(str(self.root / LOCK_FILE), timeout=LOCK_TIMEOUT_SECONDS)
 
     def committed(self) -> list[str]:
         """Version ids whose folder is in place, newest first."""

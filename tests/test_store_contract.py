@@ -96,3 +96,14 @@ def test_a_record_that_cannot_be_committed_leaves_nothing_staged(tmp_path):
         records.commit_record("r1", '{"label": "second"}')  # the folder is there already
     assert sorted(p.name for p in records.root.iterdir()) == [LOCK_FILE, "r1"]
     assert "first" in records.read_metadata("r1")
+
+
+def test_a_swap_from_a_stale_read_is_refused(store):
+    with store.exclusive():  # as the registry holds it for every change
+        read = store.read_pointer()
+        assert read.version is None
+        assert store.swap_pointer(read, "v1")
+        assert not store.swap_pointer(read, "v2")  # the pointer changed since `read`
+        assert store.read_pointer().version == "v1"
+        assert store.swap_pointer(store.read_pointer(), "v2")
+    assert store.read_pointer().version == "v2"

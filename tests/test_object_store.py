@@ -263,6 +263,20 @@ def test_a_lost_conditional_write_is_a_lost_race_not_an_unreachable_store(code):
         store.call("promote", s3_error, "AccessDenied")
 
 
+def test_an_unreachable_store_with_nothing_cached_has_no_active_version(monkeypatch):
+    store = ObjectStore(f"memory://gone-{time.time_ns()}/models")
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(store.fs, "cat_file", refused)  # the network, failing
+    read = store.read_pointer()
+    assert read.version is None
+    assert "cannot be reached to read the active version" in store.unavailable
+    with pytest.raises(StoreUnavailable):
+        store.swap_pointer(read, "v1")
+
+
 def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
     # Registry.delete's fence rewrites the pointer with the version it already names: a
     # promotion that read the pointer before must still fail its swap.

@@ -1,7 +1,9 @@
 """Both stores keep the storage contract the registry relies on (registry.store.Store)."""
 
 import inspect
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,7 +11,13 @@ import pytest
 from pipeline.registry import open_store
 from pipeline.registry.local import LOCK_FILE, LocalStore
 from pipeline.registry.objects import ObjectStore
-from pipeline.registry.store import Store
+from pipeline.registry.store import (
+    STALE_TEMP_SECONDS,
+    TEMP_PREFIX,
+    Store,
+    pointer_text,
+    pointer_version,
+)
 
 CONTRACT = {
     name: member
@@ -107,3 +115,29 @@ def test_a_swap_from_a_stale_read_is_refused(store):
         assert store.read_pointer().version == "v1"
         assert store.swap_pointer(store.read_pointer(), "v2")
     assert store.read_pointer().version == "v2"
+
+
+def test_the_pointers_text_names_the_version_on_its_first_line():
+    assert pointer_version(pointer_text("v1")) == "v1"
+    assert pointer_version(pointer_text("v1", nonce="n1")) == "v1"
+    assert pointer_text("v1", nonce="n1") != pointer_text("v1", nonce="n2")  # a new ETag
+    assert pointer_version("  v1  \n# written by hand\n") == "v1"
+    for empty in ("", "\n", "  \n\n"):
+        assert pointer_version(empty) is None, repr(empty)
+
+
+def test_a_commit_sweeps_what_killed_saves_left_and_spares_a_save_in_progress(tmp_path):
+    store = LocalStore(tmp_path / "models")
+    store.root.mkdir()
+    killed_save = store.root / f"{TEMP_PREFIX}20260101-000000-dead"
+    killed_save.mkdir()
+    (killed_save / "model.keras").write_bytes(b"half")
+    killed_pointer_write = store.root / f"{TEMP_PREFIX}ACTIVE-dead"
+    killed_pointer_write.write_text("v0\n")
+    long_ago = time.time() - STALE_TEMP_SECONDS - 60
+    for entry in (killed_save, killed_pointer_write):
+        os.utime(entry, (long_ago, long_ago))
+    in_progress = store.root / f"{TEMP_PREFIX}20260101-000001-live"
+    in_progress.mkdir()
+    store.commit_record("r1", "{}")
+    assert sorted(p.name for p in store.root.iterdir()) == [LOCK_FILE, in_progress.name, "r1"]

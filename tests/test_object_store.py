@@ -277,6 +277,21 @@ def test_an_unreachable_store_with_nothing_cached_has_no_active_version(monkeypa
         store.swap_pointer(read, "v1")
 
 
+def test_an_unreachable_store_gives_the_last_pointer_seen_and_refuses_a_swap(monkeypatch):
+    store = ObjectStore(f"memory://gone-{time.time_ns()}/models")
+    assert store.swap_pointer(store.read_pointer(), "v1")
+    assert store.read_pointer().version == "v1"  # seen, so kept on this machine
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(store.fs, "cat_file", refused)
+    read = store.read_pointer()
+    assert read.version == "v1"
+    with pytest.raises(StoreUnavailable):
+        store.swap_pointer(read, "v2")
+
+
 def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
     # Registry.delete's fence rewrites the pointer with the version it already names: a
     # promotion that read the pointer before must still fail its swap.

@@ -70,10 +70,8 @@ def pointer_version(text: str) -> str | None:
 
 def file_digest(path: Path) -> dict:
     """Size and SHA-256 of a file, as recorded in a version's metadata under `files`."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        digest = hashlib.file_digest(handle, "sha256")
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 

@@ -212,6 +212,17 @@ def test_a_versions_commit_marker_is_written_create_only(s3_env):
     assert stored(s3_env, f"{version}/model.keras") == b"weights of first"
 
 
+def test_of_two_commits_racing_under_one_id_only_the_first_marker_lands(s3_env, monkeypatch):
+    store, version = ObjectStore(s3_env["url"]), "20260101-000000-beef"
+    commit_version(store, version, "first")
+    # The second checked the id just before the first's marker landed: the server's 412 on
+    # the create-only marker is then what refuses it.
+    monkeypatch.setattr(store.fs, "exists", lambda path: False)
+    with pytest.raises(OSError):
+        commit_version(store, version, "second")
+    assert json.loads(stored(s3_env, f"{version}/metadata.json")) == {"label": "first"}
+
+
 def test_a_hidden_version_is_restored_whole(s3_env):
     # Registry.delete hides a version, and puts it back if a racing promotion won.
     store, version = ObjectStore(s3_env["url"]), "20260101-000000-beef"

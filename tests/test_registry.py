@@ -1,5 +1,6 @@
 """The registry: versions, the active pointer, promote/delete rules and atomic saves."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -45,6 +46,10 @@ def test_saved_version_has_metadata_and_loads_with_its_vocabulary(tmp_path, mode
     version = save(registry, model, note="x")
     meta = registry.metadata(version)
     assert meta["version"] == version and meta["note"] == "x" and "created" in meta
+    model_bytes = registry.model_file(version).read_bytes()  # what a download is checked by:
+    assert meta["files"] == {
+        "model.keras": {"size": len(model_bytes), "sha256": hashlib.sha256(model_bytes).hexdigest()}
+    }
     loaded = load_model(registry, version)
     texts = np.array(["good show", "never seen"], dtype=object)
     np.testing.assert_allclose(loaded(texts), model(texts), atol=1e-6)

@@ -4,6 +4,7 @@ import inspect
 import os
 import threading
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,6 +16,7 @@ from pipeline.registry.store import (
     STALE_TEMP_SECONDS,
     TEMP_PREFIX,
     Store,
+    model_file_problem,
     pointer_text,
     pointer_version,
 )
@@ -141,3 +143,19 @@ def test_a_commit_sweeps_what_killed_saves_left_and_spares_a_save_in_progress(tm
     in_progress.mkdir()
     store.commit_record("r1", "{}")
     assert sorted(p.name for p in store.root.iterdir()) == [LOCK_FILE, in_progress.name, "r1"]
+
+
+def test_a_model_file_is_whole_only_as_a_zip_with_the_parts_keras_writes(tmp_path):
+    path = tmp_path / "model.keras"
+    assert model_file_problem(path) == "model.keras is missing"
+    path.write_bytes(b"not a zip")
+    assert model_file_problem(path).startswith("model.keras is unreadable (")
+    for parts, problem in [
+        ({"config.json"}, "model.keras lacks model.weights.h5"),
+        (set(), "model.keras lacks config.json, model.weights.h5"),
+        ({"config.json", "model.weights.h5", "metadata.json"}, None),
+    ]:
+        with zipfile.ZipFile(path, "w") as archive:
+            for part in parts:
+                archive.writestr(part, "{}")
+        assert model_file_problem(path) == problem, parts

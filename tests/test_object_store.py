@@ -303,6 +303,25 @@ def test_an_unreachable_store_gives_the_last_pointer_seen_and_refuses_a_swap(mon
         store.swap_pointer(read, "v2")
 
 
+def test_a_delete_cut_off_midway_leaves_no_evaluation_listed(monkeypatch):
+    # Registry.delete removes a version's evaluations with `remove`: their commit markers
+    # first, so a delete cut off after them leaves none listed, half-deleted or not.
+    store = ObjectStore(f"memory://cut-{time.time_ns()}/models")
+    evaluations = store.substore(f"{EVALUATIONS_DIR}/v1")
+    evaluations.commit_record("e1", '{"created": "2026-01-01T00:00:00"}')
+    rm = store.fs.rm
+
+    def cut_off_after_the_markers(path, recursive=False, **kwargs):
+        if recursive:
+            raise ConnectionResetError("connection reset")
+        return rm(path, recursive=recursive, **kwargs)
+
+    monkeypatch.setattr(store.fs, "rm", cut_off_after_the_markers)
+    with pytest.raises(StoreUnavailable):
+        store.remove(f"{EVALUATIONS_DIR}/v1")
+    assert evaluations.committed() == []
+
+
 def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
     # Registry.delete's fence rewrites the pointer with the version it already names: a
     # promotion that read the pointer before must still fail its swap.

@@ -36,6 +36,7 @@ def mutant_names() -> list[str]:
         if "tests" in source.parts:
             continue
         module = ".".join(source.relative_to(MUTANTS).with_suffix("").parts)
+        module = module.removesuffix(".__init__")  # a package's own code: "pipeline.registry"
         for line in source.read_text(encoding="utf-8").splitlines():
             if line.startswith("mutants_") and "['x" in line and "] = " in line:
                 mutant = line.split("['", 1)[1].split("']", 1)[0]

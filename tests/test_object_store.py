@@ -223,6 +223,35 @@ def test_of_two_commits_racing_under_one_id_only_the_first_marker_lands(s3_env, 
     assert json.loads(stored(s3_env, f"{version}/metadata.json")) == {"label": "first"}
 
 
+def test_a_models_file_is_checked_by_its_recorded_size_before_any_download(
+    s3_env, monkeypatch, tmp_path
+):
+    # The app lists broken versions and starts on a whole one without downloading them all.
+    store, version = ObjectStore(s3_env["url"]), "20260101-000000-beef"
+    folder = store.staging(version)
+    (folder / "model.keras").write_bytes(b"weights")
+    record = {"files": {"model.keras": {"size": 7, "sha256": "not checked here"}}}
+    (folder / "metadata.json").write_text(json.dumps(record))
+    store.commit(version, folder)
+    assert store.model_problem(version).startswith("model.keras is unreadable (")  # the copy
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "another-machine"))
+    elsewhere = ObjectStore(s3_env["url"])
+    assert elsewhere.model_problem(version) is None  # 7 bytes, as recorded
+    model_key = f"{s3_env['prefix']}/{version}/model.keras"
+    s3_env["client"].put_object(Bucket=BUCKET, Key=model_key, Body=b"weig")
+    assert elsewhere.model_problem(version) == "model.keras has 4 bytes, not the 7 recorded"
+    s3_env["client"].delete_object(Bucket=BUCKET, Key=model_key)
+    assert elsewhere.model_problem(version) == "model.keras is missing"
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(elsewhere.fs, "info", refused)
+    assert elsewhere.model_problem(version) == (
+        "the store cannot be reached and the model is not cached here"
+    )
+
+
 def test_a_hidden_version_is_restored_whole(s3_env):
     # Registry.delete hides a version, and puts it back if a racing promotion won.
     store, version = ObjectStore(s3_env["url"]), "20260101-000000-beef"

@@ -147,3 +147,36 @@ def test_a_change_waits_for_another_writers_lock_then_says_so(tmp_path, model, m
     assert isinstance(error, RegistryError)
     assert str(error).startswith(f"Could not promote the version in {tmp_path}")
     assert registry.active_version() == first
+
+
+def test_a_pointer_that_keeps_changing_gives_up_with_a_message(tmp_path, model, monkeypatch):
+    registry = Registry(tmp_path)
+    first, second = save(registry, model), save(registry, model)
+    monkeypatch.setattr(registry.store, "swap_pointer", lambda pointer, version: False)
+    with pytest.raises(RegistryError) as error:
+        registry.promote(second)
+    assert str(error.value) == (
+        f"The active version in {tmp_path} kept changing under 20 attempts to update it; try again."
+    )
+    assert registry.active_version() == first
+
+
+def test_copying_a_version_in_keeps_it_whole_and_activates_nothing(tmp_path, model):
+    source = Registry(tmp_path / "source")
+    first = save(source, model)
+    second = source.save(model, {"labels": ["bad", "good"]}, files={"log.txt": b"epoch 1\n"})
+    evaluation = source.save_evaluation(second, {"data": "sample"}, {"scores.csv": b"a,b\n"})
+    target = Registry(tmp_path / "target")
+    own = save(target, model)
+    assert target.copy_in(source, second) is True
+    assert target.active_version() == own  # the copy command promotes, when it should
+    assert target.versions() == [own, second]
+    assert target.metadata(second) == source.metadata(second)
+    assert target.model_file(second).read_bytes() == source.model_file(second).read_bytes()
+    assert target.version_file(second, "log.txt").read_bytes() == b"epoch 1\n"
+    assert target.evaluations(second) == source.evaluations(second)
+    assert target.evaluation_file(second, evaluation, "scores.csv").read_bytes() == b"a,b\n"
+    assert target.copy_in(source, second) is False  # there already: nothing copied
+    empty = Registry(tmp_path / "empty")
+    empty.copy_in(source, first)
+    assert empty.versions() == [first] and empty.active_version() is None

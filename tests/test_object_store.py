@@ -351,6 +351,21 @@ def test_a_delete_cut_off_midway_leaves_no_evaluation_listed(monkeypatch):
     assert evaluations.committed() == []
 
 
+def test_deleted_evaluations_stay_deleted_when_the_store_becomes_unreachable(monkeypatch):
+    # Unreachable, a store lists what this machine cached: a deletion removes that copy too.
+    store = ObjectStore(f"memory://gone-{time.time_ns()}/models")
+    evaluations = store.substore(f"{EVALUATIONS_DIR}/v1")
+    evaluations.commit_record("e1", '{"created": "2026-01-01T00:00:00"}')
+    store.remove(f"{EVALUATIONS_DIR}/v1")
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(store.fs, "glob", refused)
+    assert evaluations.committed() == []
+    assert "cannot be reached" in evaluations.unavailable
+
+
 def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
     # Registry.delete's fence rewrites the pointer with the version it already names: a
     # promotion that read the pointer before must still fail its swap.

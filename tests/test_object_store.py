@@ -366,6 +366,26 @@ def test_deleted_evaluations_stay_deleted_when_the_store_becomes_unreachable(mon
     assert "cannot be reached" in evaluations.unavailable
 
 
+def test_a_version_is_deleted_from_any_machine_and_stays_deleted_offline(monkeypatch, tmp_path):
+    url = f"memory://delete-{time.time_ns()}/models"
+    here = ObjectStore(url)
+    commit_version(here, "v1", "first")  # cached on this machine by its commit
+    commit_version(here, "v2", "second")
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "another-machine"))
+    elsewhere = ObjectStore(url)  # has cached nothing
+    with elsewhere.exclusive():
+        elsewhere.purge("v2", elsewhere.hide("v2"))
+    assert elsewhere.committed() == ["v1"]
+    with here.exclusive():
+        here.purge("v1", here.hide("v1"))
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(here.fs, "glob", refused)
+    assert here.committed() == ["v2"]  # what this machine cached, less what it deleted
+
+
 def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
     # Registry.delete's fence rewrites the pointer with the version it already names: a
     # promotion that read the pointer before must still fail its swap.

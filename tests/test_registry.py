@@ -4,6 +4,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -103,11 +104,27 @@ def test_failure_mid_save_leaves_no_version_and_keeps_the_active_one(tmp_path, m
         raise OSError("disk full")
 
     monkeypatch.setattr(json, "dump", crash)  # the metadata write, after the model file
-    with pytest.raises(RegistryError, match="disk full"):
+    with pytest.raises(RegistryError) as error:
         save(registry, model, promote=True)
+    assert str(error.value) == f"Could not save the model in {tmp_path}: disk full"
     assert registry.versions() == [good]
     assert registry.active_version() == good
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_a_folder_that_cannot_be_written_is_said_before_anything_is_saved(
+    tmp_path, model, monkeypatch
+):
+    registry = Registry(tmp_path)
+
+    def read_only(version):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(registry.store, "staging", read_only)
+    with pytest.raises(RegistryError) as error:
+        save(registry, model)
+    assert str(error.value) == f"Could not save the model in {tmp_path}: read-only file system"
+    assert registry.store.committed() == []
 
 
 def test_unreadable_model_file_is_reported_as_a_registry_error(tmp_path, model):
@@ -180,3 +197,18 @@ def test_copying_a_version_in_keeps_it_whole_and_activates_nothing(tmp_path, mod
     empty = Registry(tmp_path / "empty")
     empty.copy_in(source, first)
     assert empty.versions() == [first] and empty.active_version() is None
+
+
+def test_versions_written_at_once_into_one_registry_all_land(tmp_path, model):
+    source = Registry(tmp_path / "source")
+    versions = [save(source, model) for _ in range(4)]
+    target = Registry(tmp_path / "target")
+    start = threading.Barrier(4)
+
+    def copy(version):
+        start.wait()
+        return target.copy_in(source, version)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(copy, versions)) == [True] * 4
+    assert sorted(target.versions()) == sorted(versions)

@@ -91,6 +91,10 @@ def test_json_text_multipart_and_form_give_the_same_answer(client):
     by_form = client.post("/predict", data={"text": TEXT}).json()
     assert client.post("/predict", json={"text": TEXT}).json() == by_form
     assert client.post("/predict", files={"text": (None, TEXT)}).json() == by_form
+    for json_type in ("application/json; charset=utf-8", "application/vnd.api+json"):
+        body = json.dumps({"text": TEXT}).encode()
+        answer = client.post("/predict", content=body, headers={"content-type": json_type})
+        assert answer.json() == by_form, json_type
 
 
 def test_form_data_with_unescaped_utf8_is_read_as_utf8(client):

@@ -212,3 +212,38 @@ def test_versions_written_at_once_into_one_registry_all_land(tmp_path, model):
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(copy, versions)) == [True] * 4
     assert sorted(target.versions()) == sorted(versions)
+
+
+def test_an_evaluation_that_cannot_be_saved_says_so_and_leaves_none(tmp_path, model, monkeypatch):
+    registry = Registry(tmp_path)
+    version = save(registry, model)
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(json, "dump", fail)  # the record, written after the files
+        with pytest.raises(RegistryError) as error:
+            registry.save_evaluation(version, {"data": "sample"}, {"scores.csv": b"a\n"})
+    assert str(error.value) == f"Could not save the evaluation in {tmp_path}: disk full"
+    store = registry.store.substore(f".evaluations/{version}")
+    with monkeypatch.context() as patch:
+        patch.setattr(type(store), "staging", fail)
+        with pytest.raises(RegistryError) as error:
+            registry.save_evaluation(version, {"data": "sample"}, {"scores.csv": b"a\n"})
+    assert str(error.value) == f"Could not save the evaluation in {tmp_path}: disk full"
+    assert registry.evaluations(version) == []
+
+
+def test_evaluations_saved_at_once_all_land(tmp_path, model):
+    registry = Registry(tmp_path)
+    version = save(registry, model)
+    start = threading.Barrier(4)
+
+    def evaluate(i):
+        start.wait()
+        return registry.save_evaluation(version, {"data": f"d{i}"}, {"scores.csv": b"a\n"})
+
+    with ThreadPoolExecutor(4) as pool:
+        saved = list(pool.map(evaluate, range(4)))
+    assert sorted(e["evaluation"] for e in registry.evaluations(version)) == sorted(saved)

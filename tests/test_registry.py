@@ -127,6 +127,22 @@ def test_a_folder_that_cannot_be_written_is_said_before_anything_is_saved(
     assert registry.store.committed() == []
 
 
+def test_a_delete_that_fails_says_so_and_keeps_the_version(tmp_path, model, monkeypatch):
+    registry = Registry(tmp_path)
+    first, second = save(registry, model), save(registry, model)
+
+    def busy(version):
+        raise OSError("device or resource busy")
+
+    monkeypatch.setattr(registry.store, "hide", busy)
+    with pytest.raises(RegistryError) as error:
+        registry.delete(second)
+    assert str(error.value) == (
+        f"Could not delete the version in {tmp_path}: device or resource busy"
+    )
+    assert registry.versions() == [second, first]
+
+
 def test_unreadable_model_file_is_reported_as_a_registry_error(tmp_path, model):
     registry = Registry(tmp_path)
     version = save(registry, model)

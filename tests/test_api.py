@@ -108,6 +108,15 @@ def test_form_data_with_unescaped_utf8_is_read_as_utf8(client):
     assert raw.json() == client.post("/predict", json={"text": text}).json()
 
 
+def test_form_texts_given_several_times_are_a_batch_in_order(client):
+    texts = ["WORST SHOW EVER", TEXT, "the debate is on fox"]
+    by_form = client.post("/predict", data={"texts": texts})
+    assert by_form.status_code == 200
+    assert by_form.json() == client.post("/predict", json={"texts": texts}).json()
+    by_multipart = client.post("/predict", files=[("texts", (None, t)) for t in texts])
+    assert by_multipart.json() == by_form.json()
+
+
 def test_json_texts_are_scored_in_order(client, predictor):
     texts = ["WORST SHOW EVER", TEXT, "?", "the debate is on fox"]
     answer = client.post("/predict", json={"texts": texts})

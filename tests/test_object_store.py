@@ -386,6 +386,42 @@ def test_a_version_is_deleted_from_any_machine_and_stays_deleted_offline(monkeyp
     assert here.committed() == ["v2"]  # what this machine cached, less what it deleted
 
 
+def registry_of_two(url: str) -> Registry:
+    registry = Registry(url)
+    commit_version(registry.store, "v1", "first")
+    commit_version(registry.store, "v2", "second")
+    registry.promote("v1")
+    return registry
+
+
+def test_a_delete_fences_off_a_promotion_that_read_the_pointer_before_it():
+    registry = registry_of_two(f"memory://fence-{time.time_ns()}/models")
+    other = ObjectStore(registry.root)
+    stale = other.read_pointer()  # another writer's promotion of v2 read the pointer...
+    registry.delete("v2")
+    assert not other.swap_pointer(stale, "v2")  # ...and cannot land once v2 is deleted
+    assert registry.active_version() == "v1" and registry.versions() == ["v1"]
+
+
+def test_a_delete_that_loses_to_a_racing_promotion_puts_the_version_back(monkeypatch):
+    registry = registry_of_two(f"memory://race-{time.time_ns()}/models")
+    other = ObjectStore(registry.root)
+    stale = other.read_pointer()
+    hide = registry.store.hide
+
+    def hide_then_lose_the_race(version):
+        hidden = hide(version)
+        assert other.swap_pointer(stale, version)  # the promotion lands just after the hide
+        return hidden
+
+    monkeypatch.setattr(registry.store, "hide", hide_then_lose_the_race)
+    with pytest.raises(RegistryError, match="Version v2 is active and cannot be deleted"):
+        registry.delete("v2")
+    assert registry.active_version() == "v2"
+    assert registry.versions() == ["v2", "v1"]
+    assert json.loads(registry.store.read_metadata("v2")) == {"label": "second"}
+
+
 def test_rewriting_the_pointer_as_it_was_still_fences_a_stale_read(s3_env):
     # Registry.delete's fence rewrites the pointer with the version it already names: a
     # promotion that read the pointer before must still fail its swap.

@@ -194,6 +194,20 @@ def test_a_pointer_that_keeps_changing_gives_up_with_a_message(tmp_path, model, 
     assert registry.active_version() == first
 
 
+def test_a_promotion_that_cannot_write_says_so(tmp_path, model, monkeypatch):
+    registry = Registry(tmp_path)
+    first, second = save(registry, model), save(registry, model)
+
+    def full(pointer, version):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(registry.store, "swap_pointer", full)
+    with pytest.raises(RegistryError) as error:
+        registry.promote(second)
+    assert str(error.value) == f"Could not promote the version in {tmp_path}: disk full"
+    assert registry.active_version() == first
+
+
 def test_copying_a_version_in_keeps_it_whole_and_activates_nothing(tmp_path, model):
     source = Registry(tmp_path / "source")
     first = save(source, model)

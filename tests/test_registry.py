@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -46,7 +47,8 @@ def test_saved_version_has_metadata_and_loads_with_its_vocabulary(tmp_path, mode
     registry = Registry(tmp_path)
     version = save(registry, model, note="x")
     meta = registry.metadata(version)
-    assert meta["version"] == version and meta["note"] == "x" and "created" in meta
+    assert meta["version"] == version and meta["note"] == "x"
+    assert datetime.fromisoformat(meta["created"]).utcoffset() == timedelta(0)  # UTC, said so
     model_bytes = registry.model_file(version).read_bytes()  # what a download is checked by:
     assert meta["files"] == {
         "model.keras": {"size": len(model_bytes), "sha256": hashlib.sha256(model_bytes).hexdigest()}

@@ -222,7 +222,7 @@ BAD_REQUESTS = {
     "text is null": ({"json": {"text": None}}, 422, '"text" must be a string, got null'),
     "text is a number": ({"json": {"text": 3}}, 422, "got a number"),
     "text is an object": ({"json": {"text": {"text": "a"}}}, 422, "got an object"),
-    "texts is a string": ({"json": {"texts": "a"}}, 422, "must be a list of strings"),
+    "texts is a string": ({"json": {"texts": "a"}}, 422, "must be a list of strings, got a string"),
     "texts is empty": ({"json": {"texts": []}}, 422, '"texts" is empty'),
     "a batch item is not a string": ({"json": {"texts": ["a", True]}}, 422, '"texts"[1] must'),
     "empty text": ({"json": {"text": ""}}, 422, '"text" is empty'),

@@ -278,4 +278,7 @@ def test_evaluations_saved_at_once_all_land(tmp_path, model):
 
     with ThreadPoolExecutor(4) as pool:
         saved = list(pool.map(evaluate, range(4)))
-    assert sorted(e["evaluation"] for e in registry.evaluations(version)) == sorted(saved)
+    records = registry.evaluations(version)
+    assert sorted(record["evaluation"] for record in records) == sorted(saved)
+    for record in records:
+        assert datetime.fromisoformat(record["created"]).utcoffset() == timedelta(0)

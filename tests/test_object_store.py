@@ -252,6 +252,33 @@ def test_a_models_file_is_checked_by_its_recorded_size_before_any_download(
     )
 
 
+def test_another_machine_downloads_a_versions_files_once_checked(monkeypatch, tmp_path):
+    url = f"memory://files-{time.time_ns()}/models"
+    here = ObjectStore(url)
+    folder = here.staging("v1")
+    (folder / "model.keras").write_bytes(b"weights")
+    (folder / "log.txt").write_bytes(b"epoch 1")
+    files = {"model.keras": b"weights", "log.txt": b"epoch 1"}
+    record = {
+        "files": {
+            name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in files.items()
+        }
+    }
+    (folder / "metadata.json").write_text(json.dumps(record))
+    here.commit("v1", folder)
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "another-machine"))
+    there = ObjectStore(url)
+    assert there.version_file("v1", "log.txt").read_bytes() == b"epoch 1"
+    assert there.version_file("v1").read_bytes() == b"weights"
+    with pytest.raises(FileNotFoundError):
+        there.version_file("v1", "predictions.csv")  # not saved with this version
+    here.fs.pipe_file(f"{here.root}/v1/log.txt", b"epoch 2")  # changed on the store
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "a-third-machine"))
+    with pytest.raises(RegistryError, match="does not match the size and SHA-256"):
+        ObjectStore(url).version_file("v1", "log.txt")
+
+
 def test_a_hidden_version_is_restored_whole(s3_env):
     # Registry.delete hides a version, and puts it back if a racing promotion won.
     store, version = ObjectStore(s3_env["url"]), "20260101-000000-beef"

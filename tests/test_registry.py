@@ -145,6 +145,14 @@ def test_a_delete_that_fails_says_so_and_keeps_the_version(tmp_path, model, monk
     assert registry.versions() == [second, first]
 
 
+def test_extra_files_may_not_replace_the_versions_own_or_leave_its_folder(tmp_path, model):
+    registry = Registry(tmp_path)
+    for files in ({"model.keras": b"x"}, {"metadata.json": b"{}"}, {"../outside.txt": b"x"}):
+        with pytest.raises(ValueError, match="invalid extra file names"):
+            registry.save(model, {"labels": ["bad", "good"]}, files=files)
+    assert registry.versions() == []
+
+
 def test_unreadable_model_file_is_reported_as_a_registry_error(tmp_path, model):
     registry = Registry(tmp_path)
     version = save(registry, model)

@@ -195,6 +195,11 @@ def test_a_records_commit_marker_is_written_create_only(s3_env):
     assert stored(s3_env, ".labels/r1/metadata.json") == first.encode()
 
 
+def refused(*args, **kwargs):
+    """An fsspec call of a store that cannot be reached (the network, failing)."""
+    raise ConnectionRefusedError("connection refused")
+
+
 def commit_version(store: ObjectStore, version: str, label: str) -> None:
     folder = store.staging(version)
     (folder / "model.keras").write_bytes(f"weights of {label}".encode())
@@ -242,9 +247,6 @@ def test_a_models_file_is_checked_by_its_recorded_size_before_any_download(
     assert elsewhere.model_problem(version) == "model.keras has 4 bytes, not the 7 recorded"
     s3_env["client"].delete_object(Bucket=BUCKET, Key=model_key)
     assert elsewhere.model_problem(version) == "model.keras is missing"
-
-    def refused(*args, **kwargs):
-        raise ConnectionRefusedError("connection refused")
 
     monkeypatch.setattr(elsewhere.fs, "info", refused)
     assert elsewhere.model_problem(version) == (
@@ -333,10 +335,7 @@ def test_a_lost_conditional_write_is_a_lost_race_not_an_unreachable_store(code):
 def test_an_unreachable_store_with_nothing_cached_has_no_active_version(monkeypatch):
     store = ObjectStore(f"memory://gone-{time.time_ns()}/models")
 
-    def refused(*args, **kwargs):
-        raise ConnectionRefusedError("connection refused")
-
-    monkeypatch.setattr(store.fs, "cat_file", refused)  # the network, failing
+    monkeypatch.setattr(store.fs, "cat_file", refused)
     read = store.read_pointer()
     assert read.version is None
     assert "cannot be reached to read the active version" in store.unavailable
@@ -348,9 +347,6 @@ def test_an_unreachable_store_gives_the_last_pointer_seen_and_refuses_a_swap(mon
     store = ObjectStore(f"memory://gone-{time.time_ns()}/models")
     assert store.swap_pointer(store.read_pointer(), "v1")
     assert store.read_pointer().version == "v1"  # seen, so kept on this machine
-
-    def refused(*args, **kwargs):
-        raise ConnectionRefusedError("connection refused")
 
     monkeypatch.setattr(store.fs, "cat_file", refused)
     read = store.read_pointer()
@@ -385,9 +381,6 @@ def test_deleted_evaluations_stay_deleted_when_the_store_becomes_unreachable(mon
     evaluations.commit_record("e1", '{"created": "2026-01-01T00:00:00"}')
     store.remove(f"{EVALUATIONS_DIR}/v1")
 
-    def refused(*args, **kwargs):
-        raise ConnectionRefusedError("connection refused")
-
     monkeypatch.setattr(store.fs, "glob", refused)
     assert evaluations.committed() == []
     assert "cannot be reached" in evaluations.unavailable
@@ -405,9 +398,6 @@ def test_a_version_is_deleted_from_any_machine_and_stays_deleted_offline(monkeyp
     assert elsewhere.committed() == ["v1"]
     with here.exclusive():
         here.purge("v1", here.hide("v1"))
-
-    def refused(*args, **kwargs):
-        raise ConnectionRefusedError("connection refused")
 
     monkeypatch.setattr(here.fs, "glob", refused)
     assert here.committed() == ["v2"]  # what this machine cached, less what it deleted

@@ -221,7 +221,10 @@ def test_a_promotion_that_cannot_write_says_so(tmp_path, model, monkeypatch):
 def test_copying_a_version_in_keeps_it_whole_and_activates_nothing(tmp_path, model):
     source = Registry(tmp_path / "source")
     first = save(source, model)
-    second = source.save(model, {"labels": ["bad", "good"]}, files={"log.txt": b"epoch 1\n"})
+    other_weights = tiny_model()  # so that copying the wrong version's model shows
+    second = source.save(
+        other_weights, {"labels": ["bad", "good"]}, files={"log.txt": b"epoch 1\n"}
+    )
     evaluation = source.save_evaluation(second, {"data": "sample"}, {"scores.csv": b"a,b\n"})
     target = Registry(tmp_path / "target")
     own = save(target, model)
@@ -229,7 +232,8 @@ def test_copying_a_version_in_keeps_it_whole_and_activates_nothing(tmp_path, mod
     assert target.active_version() == own  # the copy command promotes, when it should
     assert target.versions() == [own, second]
     assert target.metadata(second) == source.metadata(second)
-    assert target.model_file(second).read_bytes() == source.model_file(second).read_bytes()
+    copied = target.model_file(second).read_bytes()
+    assert copied == source.model_file(second).read_bytes() != source.model_file(first).read_bytes()
     assert target.version_file(second, "log.txt").read_bytes() == b"epoch 1\n"
     assert target.evaluations(second) == source.evaluations(second)
     assert target.evaluation_file(second, evaluation, "scores.csv").read_bytes() == b"a,b\n"

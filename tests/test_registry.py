@@ -294,3 +294,18 @@ def test_evaluations_saved_at_once_all_land(tmp_path, model):
     assert sorted(record["evaluation"] for record in records) == sorted(saved)
     for record in records:
         assert datetime.fromisoformat(record["created"]).utcoffset() == timedelta(0)
+
+
+def test_copying_again_brings_the_evaluations_not_there_yet(tmp_path, model):
+    source = Registry(tmp_path / "source")
+    version = save(source, model)
+    older = source.save_evaluation(version, {"data": "a"}, {"scores.csv": b"a\n"})
+    newer = source.save_evaluation(version, {"data": "b"}, {"scores.csv": b"b\n"})
+    target = Registry(tmp_path / "target")
+    target.copy_in(source, version)
+    evaluations = target.store.substore(f".evaluations/{version}")
+    with evaluations.exclusive():  # the target now holds the newer one but not the older
+        evaluations.purge(older, evaluations.hide(older))
+    assert [record["evaluation"] for record in target.evaluations(version)] == [newer]
+    assert target.copy_in(source, version) is False  # the version was there already
+    assert [record["evaluation"] for record in target.evaluations(version)] == [newer, older]

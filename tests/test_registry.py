@@ -30,6 +30,15 @@ def model():
     return tiny_model()
 
 
+def raising(error: Exception):
+    """A stand-in for a file operation that fails with `error` (a full disk, a busy device)."""
+
+    def fail(*args, **kwargs):
+        raise error
+
+    return fail
+
+
 def save(registry, model, promote=False, **extra):
     return registry.save(model, {"labels": ["bad", "good"], **extra}, promote=promote)
 
@@ -101,11 +110,8 @@ def test_empty_registry_says_how_to_train(tmp_path):
 def test_failure_mid_save_leaves_no_version_and_keeps_the_active_one(tmp_path, model, monkeypatch):
     registry = Registry(tmp_path)
     good = save(registry, model)
-
-    def crash(*args, **kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(json, "dump", crash)  # the metadata write, after the model file
+    # The metadata write, after the model file:
+    monkeypatch.setattr(json, "dump", raising(OSError("disk full")))
     with pytest.raises(RegistryError) as error:
         save(registry, model, promote=True)
     assert str(error.value) == f"Could not save the model in {tmp_path}: disk full"
@@ -119,10 +125,7 @@ def test_a_folder_that_cannot_be_written_is_said_before_anything_is_saved(
 ):
     registry = Registry(tmp_path)
 
-    def read_only(version):
-        raise OSError("read-only file system")
-
-    monkeypatch.setattr(registry.store, "staging", read_only)
+    monkeypatch.setattr(registry.store, "staging", raising(OSError("read-only file system")))
     with pytest.raises(RegistryError) as error:
         save(registry, model)
     assert str(error.value) == f"Could not save the model in {tmp_path}: read-only file system"
@@ -133,10 +136,7 @@ def test_a_delete_that_fails_says_so_and_keeps_the_version(tmp_path, model, monk
     registry = Registry(tmp_path)
     first, second = save(registry, model), save(registry, model)
 
-    def busy(version):
-        raise OSError("device or resource busy")
-
-    monkeypatch.setattr(registry.store, "hide", busy)
+    monkeypatch.setattr(registry.store, "hide", raising(OSError("device or resource busy")))
     with pytest.raises(RegistryError) as error:
         registry.delete(second)
     assert str(error.value) == (
@@ -208,10 +208,7 @@ def test_a_promotion_that_cannot_write_says_so(tmp_path, model, monkeypatch):
     registry = Registry(tmp_path)
     first, second = save(registry, model), save(registry, model)
 
-    def full(pointer, version):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(registry.store, "swap_pointer", full)
+    monkeypatch.setattr(registry.store, "swap_pointer", raising(OSError("disk full")))
     with pytest.raises(RegistryError) as error:
         registry.promote(second)
     assert str(error.value) == f"Could not promote the version in {tmp_path}: disk full"
@@ -261,18 +258,14 @@ def test_versions_written_at_once_into_one_registry_all_land(tmp_path, model):
 def test_an_evaluation_that_cannot_be_saved_says_so_and_leaves_none(tmp_path, model, monkeypatch):
     registry = Registry(tmp_path)
     version = save(registry, model)
-
-    def fail(*args, **kwargs):
-        raise OSError("disk full")
-
     with monkeypatch.context() as patch:
-        patch.setattr(json, "dump", fail)  # the record, written after the files
+        patch.setattr(json, "dump", raising(OSError("disk full")))  # the record, after the files
         with pytest.raises(RegistryError) as error:
             registry.save_evaluation(version, {"data": "sample"}, {"scores.csv": b"a\n"})
     assert str(error.value) == f"Could not save the evaluation in {tmp_path}: disk full"
     store = registry.store.substore(f".evaluations/{version}")
     with monkeypatch.context() as patch:
-        patch.setattr(type(store), "staging", fail)
+        patch.setattr(type(store), "staging", raising(OSError("disk full")))
         with pytest.raises(RegistryError) as error:
             registry.save_evaluation(version, {"data": "sample"}, {"scores.csv": b"a\n"})
     assert str(error.value) == f"Could not save the evaluation in {tmp_path}: disk full"
